@@ -1,0 +1,202 @@
+// Package storage is the persistence contract of the authorization server:
+// value types, the Store interface and its sentinel errors. Backends live in
+// sub-packages (sqlstore serves SQLite and PostgreSQL through one SQL
+// implementation) and must all pass the suite in storage/conformance.
+//
+// Secrets never reach a backend in the clear: authorization codes, refresh
+// tokens, login-session ids and client secrets arrive already hashed
+// (SHA-256, see Hash), passwords as argon2id/bcrypt strings. A backend only
+// ever compares hashes for equality.
+//
+// This package imports nothing of ours but keys (whose SigningKey record it
+// stores); it must not import authserver.
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/authserver-dev/authserver/keys"
+)
+
+// ErrNotFound is returned when the record asked for does not exist (or has
+// expired, for records with a lifetime).
+var ErrNotFound = errors.New("storage: not found")
+
+// ErrAlreadyUsed is returned by the consuming methods when the one-time
+// record existed but was consumed before. Callers treat it as a replay.
+var ErrAlreadyUsed = errors.New("storage: already used")
+
+// ErrConflict is returned when a create would overwrite an existing record.
+var ErrConflict = errors.New("storage: already exists")
+
+// Hash returns the hex SHA-256 of a high-entropy secret (code, refresh token,
+// session id, generated client secret). Such secrets carry 256 random bits, so
+// an unsalted fast hash is enough: it cannot be brute-forced, and it keeps the
+// token endpoint fast.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Client is a registered OAuth 2.0 client.
+type Client struct {
+	ID string
+	// SecretHash is Hash(secret); empty for a public client, which must use PKCE.
+	SecretHash             string
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	Scopes                 []string
+	// Audience is the aud of this client's access tokens; empty means the
+	// server's default audience.
+	Audience    []string
+	SkipConsent bool
+	// IDTokenAlg is id_token_signed_response_alg; empty means the server default.
+	IDTokenAlg string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Public reports whether the client has no secret.
+func (c Client) Public() bool { return c.SecretHash == "" }
+
+// User is an end user who signs in with a username and password.
+type User struct {
+	// ID is the stable, opaque subject identifier (the sub claim). It never
+	// changes, even when the username does.
+	ID            string
+	Username      string
+	PasswordHash  string
+	Email         string
+	EmailVerified bool
+	Name          string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// AuthCode is an issued authorization code, keyed by Hash(code).
+type AuthCode struct {
+	CodeHash            string
+	ClientID            string
+	UserID              string
+	RedirectURI         string
+	Scope               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	SessionID           string
+	AuthTime            time.Time
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	// UsedAt is set once the code has been redeemed.
+	UsedAt time.Time
+	// FamilyID names the grant the code was redeemed into (the refresh-token
+	// family and the access tokens' grant), so that a replay can revoke it.
+	FamilyID string
+}
+
+// Session is a login session at the provider, keyed by Hash(cookie value).
+type Session struct {
+	IDHash    string
+	UserID    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshToken is one refresh token of a family, keyed by Hash(token).
+type RefreshToken struct {
+	TokenHash string
+	// FamilyID groups every token rotated from one original grant.
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Scope     string
+	SessionID string
+	Nonce     string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// SpentAt is set when the token was rotated (exchanged for a new one).
+	SpentAt time.Time
+	// FamilyExpiresAt is the absolute end of the family, whatever rotations happen.
+	FamilyExpiresAt time.Time
+}
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	// UpsertClient creates the client or replaces every field of an existing
+	// one with the same ID (CreatedAt is kept).
+	UpsertClient(ctx context.Context, c Client) error
+	// GetClient returns ErrNotFound for an unknown id.
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	// DeleteClient returns ErrNotFound for an unknown id.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore keeps end users.
+type UserStore interface {
+	// UpsertUser creates the user, or updates the one with the same Username
+	// and keeps its ID. A new user with an empty ID gets a random one. It
+	// returns the stored user.
+	UpsertUser(ctx context.Context, u User) (User, error)
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// AuthCodeStore keeps authorization codes.
+type AuthCodeStore interface {
+	// CreateAuthCode stores a new code; ErrConflict if the hash exists.
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// ConsumeAuthCode atomically marks the code used and returns it, so that
+	// of any number of concurrent redemptions exactly one succeeds. familyID
+	// is recorded on the code. An unknown or expired (ExpiresAt <= now) code
+	// gives ErrNotFound; a code used before gives the stored record together
+	// with ErrAlreadyUsed, so that the caller can revoke what it issued.
+	ConsumeAuthCode(ctx context.Context, codeHash, familyID string, now time.Time) (AuthCode, error)
+}
+
+// SessionStore keeps login sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns ErrNotFound for an unknown or expired session.
+	GetSession(ctx context.Context, idHash string, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, idHash string) error
+}
+
+// RefreshTokenStore keeps refresh tokens and their families.
+type RefreshTokenStore interface {
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// GetRefreshToken returns the token whether or not it is spent; ErrNotFound
+	// when unknown or when its family was revoked.
+	GetRefreshToken(ctx context.Context, tokenHash string) (RefreshToken, error)
+	// RotateRefreshToken atomically marks oldHash spent and stores next, so
+	// that of concurrent rotations of one token exactly one succeeds. If the
+	// old token was already spent it returns the stored old record and
+	// ErrAlreadyUsed and stores nothing; ErrNotFound if unknown or revoked.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RevokeFamily revokes every token of the family (and records the
+	// revocation so that access tokens of the family can be refused).
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
+	// FamilyRevoked reports whether the family was revoked.
+	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
+}
+
+// Store is everything the server persists. Backends assert it at compile time.
+type Store interface {
+	ClientStore
+	UserStore
+	AuthCodeStore
+	SessionStore
+	RefreshTokenStore
+	keys.Store
+	Close() error
+}
