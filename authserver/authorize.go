@@ -1,0 +1,394 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/templates"
+)
+
+// authorizeParams are the authorization-request parameters that survive the
+// round trip through the login and consent forms; anything else is dropped.
+var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode"}
+
+// authzRequest is a validated authorization request.
+type authzRequest struct {
+	client        storage.Client
+	redirectURI   string
+	scope         string
+	state         string
+	nonce         string
+	codeChallenge string
+	prompts       []string
+	maxAge        int // -1: absent
+	params        url.Values
+}
+
+// pageError is shown to the user on an error page, because it is unsafe to
+// redirect: the client or its redirect URI is unknown (defect 2).
+type pageError struct {
+	status        int
+	title, detail string
+}
+
+func (e *pageError) Error() string { return e.title + ": " + e.detail }
+
+// pkceChallenge is what S256 produces: 32 bytes, base64url without padding.
+var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// parseAuthorize validates an authorization request in the order RFC 6749
+// §4.1.2.1 demands: the client and the exact redirect URI first (any problem
+// there is a *pageError, never a redirect), then everything else (a
+// *protocolError to send back to the now trusted redirect URI).
+func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzRequest, error) {
+	for _, name := range []string{"client_id", "redirect_uri"} {
+		if len(q[name]) > 1 {
+			return nil, &pageError{http.StatusBadRequest, "Invalid request", name + " was sent more than once."}
+		}
+	}
+	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
+	if clientID == "" {
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The application did not say who it is (client_id is missing)."}
+	}
+	c, err := s.store.GetClient(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, &pageError{http.StatusBadRequest, "Unknown application", "Client " + clientID + " is not registered."}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if redirectURI == "" {
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "redirect_uri is missing."}
+	}
+	if exactRedirectURI(strings.Join(c.RedirectURIs, "\n"), redirectURI) != nil {
+		return nil, &pageError{http.StatusBadRequest, "Invalid redirect",
+			"redirect_uri " + redirectURI + " is not registered for client " + c.ID + "."}
+	}
+	req := &authzRequest{client: c, redirectURI: redirectURI, state: q.Get("state"), maxAge: -1, params: url.Values{}}
+	for _, name := range authorizeParams {
+		if v := q.Get(name); v != "" {
+			req.params.Set(name, v)
+		}
+	}
+	for name, values := range q {
+		if len(values) > 1 {
+			return req, errInvalidRequest("parameter %s was sent more than once", name)
+		}
+	}
+	switch rt := q.Get("response_type"); {
+	case rt == "":
+		return req, errInvalidRequest("response_type is required")
+	case rt != "code":
+		return req, newError("unsupported_response_type", http.StatusBadRequest, "response_type %s is not supported; use code", rt)
+	}
+	if !slices.Contains(c.GrantTypes, "authorization_code") {
+		return req, errUnauthorizedClient("client %s is not allowed the authorization_code grant", c.ID)
+	}
+	if q.Has("request") || q.Has("request_uri") {
+		return req, newError("request_not_supported", http.StatusBadRequest, "request objects are not supported")
+	}
+	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
+		return req, errInvalidRequest("response_mode %s is not supported; use query", rm)
+	}
+	if req.scope, err = grantedScope(c, q.Get("scope")); err != nil {
+		return req, err
+	}
+	if err := req.parsePKCE(q); err != nil {
+		return req, err
+	}
+	req.nonce = q.Get("nonce")
+	req.prompts = strings.Fields(q.Get("prompt"))
+	if slices.Contains(req.prompts, "none") && len(req.prompts) > 1 {
+		return req, errInvalidRequest("prompt=none cannot be combined with other prompt values")
+	}
+	if v := q.Get("max_age"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return req, errInvalidRequest("max_age must be a non-negative number of seconds")
+		}
+		req.maxAge = n
+	}
+	return req, nil
+}
+
+// parsePKCE enforces RFC 7636 with S256 only: the library would default a
+// missing method to plain (defect 9), and plain protects nothing.
+func (req *authzRequest) parsePKCE(q url.Values) error {
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return errInvalidRequest("code_challenge_method without code_challenge")
+	case challenge == "" && req.client.Public():
+		return errInvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256")
+	case challenge == "":
+		return nil
+	case method != "S256":
+		return errInvalidRequest("code_challenge_method must be S256 (plain is not supported)")
+	case !pkceChallenge.MatchString(challenge):
+		return errInvalidRequest("code_challenge must be 43 base64url characters (the S256 of the verifier)")
+	}
+	req.codeChallenge = challenge
+	return nil
+}
+
+// handleAuthorize is the authorization endpoint (GET).
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	req, err := s.parseAuthorize(r.Context(), r.URL.Query())
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	s.continueAuthorize(w, r, req, sess)
+}
+
+// continueAuthorize decides what the user sees next: the login page, the
+// consent page, or (signed in and consented) the redirect with a code.
+func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
+	promptNone := slices.Contains(req.prompts, "none")
+	if sess == nil || slices.Contains(req.prompts, "login") || req.tooOld(sess, s.now()) {
+		if promptNone {
+			s.authorizeError(w, r, req, newError("login_required", http.StatusBadRequest, "the user is not signed in"))
+			return
+		}
+		s.renderLogin(w, r, req, "", "", http.StatusOK)
+		return
+	}
+	if req.client.SkipConsent {
+		s.issueCode(w, r, req, sess)
+		return
+	}
+	if promptNone {
+		s.authorizeError(w, r, req, newError("consent_required", http.StatusBadRequest, "the user has not approved this application"))
+		return
+	}
+	s.renderConsent(w, r, req, sess)
+}
+
+// tooOld reports whether max_age demands a fresh sign-in (OIDC Core §3.1.2.1).
+func (req *authzRequest) tooOld(sess *storage.Session, now time.Time) bool {
+	return req.maxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second
+}
+
+// handleLogin checks the login form and, on success, sends the browser back
+// to the authorization endpoint with the original request.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.parsePageForm(w, r) {
+		return
+	}
+	req, err := s.parseAuthorize(r.Context(), r.PostForm)
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	r.PostForm.Del("password")
+	if username == "" || pw == "" {
+		s.renderLogin(w, r, req, username, "Enter your username and password.", http.StatusBadRequest)
+		return
+	}
+	user, ok, err := s.checkPassword(r.Context(), username, pw)
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	if !ok {
+		s.renderLogin(w, r, req, username, "The username or password is wrong.", http.StatusUnauthorized)
+		return
+	}
+	if err := s.startSession(w, r, user.ID); err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	// The user has just signed in: prompt=login and max_age are satisfied.
+	params := cloneValues(req.params)
+	params.Del("prompt")
+	params.Del("max_age")
+	http.Redirect(w, r, pathAuthorize+"?"+params.Encode(), http.StatusSeeOther)
+}
+
+// handleConsent takes the consent form's decision (POST /authorize).
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	if !s.parsePageForm(w, r) {
+		return
+	}
+	req, err := s.parseAuthorize(r.Context(), r.PostForm)
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	if sess == nil {
+		s.renderLogin(w, r, req, "", "Your session has ended. Please sign in again.", http.StatusOK)
+		return
+	}
+	switch r.PostForm.Get("decision") {
+	case "allow":
+		s.issueCode(w, r, req, sess)
+	case "deny":
+		s.authorizeError(w, r, req, errAccessDenied("the user denied the request"))
+	default:
+		s.renderError(w, http.StatusBadRequest, "Invalid request", "The form did not say allow or deny.", "Go back to the application and start again.")
+	}
+}
+
+// parsePageForm reads a page's POST form and checks its CSRF token.
+func (s *Server) parsePageForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, http.StatusBadRequest, "Invalid request", "The form could not be read.", "Go back to the application and start again.")
+		return false
+	}
+	if !s.validCSRF(r) {
+		s.renderError(w, http.StatusForbidden, "The form has expired",
+			"This form was not sent from this sign-in page, or it is too old.", "Go back to the application and start again.")
+		return false
+	}
+	return true
+}
+
+// issueCode creates the authorization code and redirects to the client.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
+	g := &grant{client: req.client, userID: sess.UserID, nonce: req.nonce, sessionID: sess.IDHash, authTime: sess.AuthTime}
+	ti, err := s.engine.GenerateAuthToken(withGrant(r.Context(), g), oauth2.Code, &oauth2.TokenGenerateRequest{
+		ClientID:            req.client.ID,
+		UserID:              sess.UserID,
+		RedirectURI:         req.redirectURI,
+		Scope:               req.scope,
+		CodeChallenge:       req.codeChallenge,
+		CodeChallengeMethod: oauth2.CodeChallengeS256, // stored only with a challenge
+		Request:             r,
+	})
+	if err != nil {
+		s.authorizeError(w, r, req, engineError(err))
+		return
+	}
+	s.redirectToClient(w, r, req, url.Values{"code": {ti.GetCode()}})
+}
+
+// redirectToClient sends the authorization response to the validated
+// redirect URI, keeping its query (RFC 6749 §3.1.2) and adding state and iss
+// (RFC 9207).
+func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, req *authzRequest, params url.Values) {
+	u, err := url.Parse(req.redirectURI)
+	if err != nil { // cannot happen: registered URIs are validated at start
+		s.renderError(w, http.StatusInternalServerError, "Server error", "The application's redirect URI is malformed.", "")
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if req.state != "" {
+		q.Set("state", req.state)
+	}
+	q.Set("iss", s.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// authorizeError reports an error of the authorization endpoint: on a page
+// when the redirect URI is not trusted, else by redirect.
+func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, req *authzRequest, err error) {
+	var pe *pageError
+	if errors.As(err, &pe) || req == nil {
+		if pe == nil {
+			s.asProtocolError(r, err) // logs it
+			pe = &pageError{http.StatusInternalServerError, "Something went wrong", "The server could not complete the request."}
+		}
+		s.renderError(w, pe.status, pe.title, pe.detail, "Go back to the application and try again. If it keeps happening, tell its developers.")
+		return
+	}
+	perr := s.asProtocolError(r, err)
+	s.redirectToClient(w, r, req, url.Values{"error": {perr.Code}, "error_description": {perr.Description}})
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzRequest, username, msg string, status int) {
+	s.render(w, status, templates.Login{
+		ClientName: clientName(req.client),
+		Username:   username,
+		Error:      msg,
+		CSRFToken:  s.csrfToken(w, r),
+		Action:     pathLogin,
+		Hidden:     hiddenFields(req.params),
+	})
+}
+
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
+	user, err := s.store.GetUser(r.Context(), sess.UserID)
+	if err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
+	var scopes []templates.Scope
+	for _, sc := range strings.Fields(req.scope) {
+		scopes = append(scopes, templates.Scope{Name: sc, Description: templates.ScopeDescription(sc)})
+	}
+	notYou := cloneValues(req.params)
+	notYou.Set("prompt", "login")
+	s.render(w, http.StatusOK, templates.Consent{
+		ClientName: clientName(req.client),
+		Username:   user.Username,
+		NotYouURL:  pathAuthorize + "?" + notYou.Encode(),
+		CSRFToken:  s.csrfToken(w, r),
+		Action:     pathAuthorize,
+		Scopes:     scopes,
+		Hidden:     hiddenFields(req.params),
+	})
+}
+
+func (s *Server) renderError(w http.ResponseWriter, status int, title, msg, hint string) {
+	s.render(w, status, templates.Error{Title: title, Message: msg, Hint: hint})
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, page any) {
+	if err := s.pages.Render(w, status, page); err != nil {
+		s.log.Error("rendering a page failed", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+func clientName(c storage.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+func hiddenFields(params url.Values) []templates.Field {
+	var fields []templates.Field
+	for _, name := range authorizeParams {
+		if v := params.Get(name); v != "" {
+			fields = append(fields, templates.Field{Name: name, Value: v})
+		}
+	}
+	return fields
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}

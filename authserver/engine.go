@@ -1,0 +1,290 @@
+package authserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/go-oauth2/oauth2/v4/manage"
+	"github.com/go-oauth2/oauth2/v4/models"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+// This file is the only one that knows go-oauth2 exists. We use its grant
+// engine (manage.Manager: code issue and redemption, PKCE verification,
+// token-generation orchestration) behind our own stores and generators, and
+// own the HTTP layer ourselves: the library's server.Server is where most of
+// the v4.5.4 defects live (open redirect on errors, 401 for invalid_grant,
+// no URL-decoding of Basic credentials, user checked before client).
+//
+// The manager passes only its TokenInfo between the steps of a grant, so the
+// details that matter to us (the session, nonce, auth_time, the refresh-token
+// family) travel in a request-scoped *grant held in the context.
+
+type grantKey struct{}
+
+// grant collects what one authorization or token request decides, for the
+// store adapter and the token generator that the manager calls.
+type grant struct {
+	client    storage.Client
+	userID    string
+	nonce     string
+	sessionID string
+	authTime  time.Time
+	// familyID names the sign-in the tokens belong to; it is the refresh-token
+	// family and what a code replay revokes.
+	familyID string
+	// wantRefresh says whether this grant may issue a refresh token.
+	wantRefresh bool
+}
+
+func withGrant(ctx context.Context, g *grant) context.Context {
+	return context.WithValue(ctx, grantKey{}, g)
+}
+
+func grantFrom(ctx context.Context) *grant {
+	g, _ := ctx.Value(grantKey{}).(*grant)
+	if g == nil {
+		// Every engine call goes through withGrant; reaching here is a bug,
+		// and an empty grant fails closed (no user, no refresh token).
+		return &grant{}
+	}
+	return g
+}
+
+// newEngine wires a manage.Manager with our stores, generators and the
+// exact-match redirect rule (defect 1).
+func newEngine(s *Server) *manage.Manager {
+	m := manage.NewManager()
+	m.MapClientStorage(clientStore{s})
+	m.MapTokenStorage(tokenStore{s})
+	m.MapAuthorizeGenerate(codeGenerator{})
+	m.MapAccessGenerate(accessGenerator{s})
+	m.SetValidateURIHandler(exactRedirectURI)
+	m.SetAuthorizeCodeExp(s.cfg.CodeTTL)
+	tokenCfg := &manage.Config{AccessTokenExp: s.cfg.AccessTokenTTL, RefreshTokenExp: s.cfg.RefreshIdleTTL, IsGenerateRefresh: true}
+	m.SetAuthorizeCodeTokenCfg(tokenCfg)
+	m.SetPasswordTokenCfg(tokenCfg)
+	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: s.cfg.AccessTokenTTL})
+	return m
+}
+
+// exactRedirectURI replaces the library's host-suffix check: the redirect URI
+// must equal one registered URI character for character (RFC 9700 §4.1.3).
+// clientInfo.GetDomain carries the registered list, one per line.
+func exactRedirectURI(registered, redirectURI string) error {
+	for _, u := range strings.Split(registered, "\n") {
+		if u != "" && u == redirectURI {
+			return nil
+		}
+	}
+	return oerrors.ErrInvalidRedirectURI
+}
+
+// clientInfo adapts storage.Client to the library's ClientInfo.
+type clientInfo struct{ c storage.Client }
+
+var (
+	_ oauth2.ClientInfo             = clientInfo{}
+	_ oauth2.ClientPasswordVerifier = clientInfo{}
+)
+
+func (ci clientInfo) GetID() string     { return ci.c.ID }
+func (ci clientInfo) GetSecret() string { return "" } // never compared: VerifyPassword is
+func (ci clientInfo) GetDomain() string { return strings.Join(ci.c.RedirectURIs, "\n") }
+func (ci clientInfo) IsPublic() bool    { return ci.c.Public() }
+func (ci clientInfo) GetUserID() string { return "" }
+
+// VerifyPassword compares hashes in constant time (defect 7): the secret is
+// stored only as its SHA-256.
+func (ci clientInfo) VerifyPassword(secret string) bool {
+	return secretMatches(ci.c, secret)
+}
+
+func secretMatches(c storage.Client, secret string) bool {
+	if c.Public() {
+		return secret == ""
+	}
+	return subtle.ConstantTimeCompare([]byte(storage.Hash(secret)), []byte(c.SecretHash)) == 1
+}
+
+// clientStore hands the manager the client already loaded and authenticated
+// for this request, so the token endpoint reads it from the database once.
+type clientStore struct{ s *Server }
+
+func (cs clientStore) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
+	if g := grantFrom(ctx); g.client.ID == id {
+		return clientInfo{g.client}, nil
+	}
+	c, err := cs.s.store.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, oerrors.ErrInvalidClient
+	}
+	if err != nil {
+		return nil, err
+	}
+	return clientInfo{c}, nil
+}
+
+// tokenStore adapts our storage to the library's TokenStore. Access tokens
+// are stateless JWTs, so only codes and refresh tokens are stored, and only
+// as hashes.
+type tokenStore struct{ s *Server }
+
+func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
+	g := grantFrom(ctx)
+	now := ts.s.now()
+	if code := ti.GetCode(); code != "" {
+		return ts.s.store.CreateAuthCode(ctx, storage.AuthCode{
+			CodeHash:            storage.Hash(code),
+			ClientID:            ti.GetClientID(),
+			UserID:              ti.GetUserID(),
+			RedirectURI:         ti.GetRedirectURI(),
+			Scope:               ti.GetScope(),
+			CodeChallenge:       ti.GetCodeChallenge(),
+			CodeChallengeMethod: string(ti.GetCodeChallengeMethod()),
+			Nonce:               g.nonce,
+			SessionID:           g.sessionID,
+			AuthTime:            g.authTime,
+			CreatedAt:           now,
+			ExpiresAt:           now.Add(ts.s.cfg.CodeTTL),
+		})
+	}
+	refresh := ti.GetRefresh()
+	if refresh == "" {
+		return nil
+	}
+	return ts.s.store.CreateRefreshToken(ctx, storage.RefreshToken{
+		TokenHash:       storage.Hash(refresh),
+		FamilyID:        g.familyID,
+		ClientID:        ti.GetClientID(),
+		UserID:          ti.GetUserID(),
+		Scope:           ti.GetScope(),
+		SessionID:       g.sessionID,
+		Nonce:           g.nonce,
+		AuthTime:        g.authTime,
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(ts.s.cfg.RefreshIdleTTL),
+		FamilyExpiresAt: now.Add(ts.s.cfg.RefreshTTL),
+	})
+}
+
+// GetByCode consumes the code atomically (defect 5): the library reads then
+// deletes, so two concurrent redemptions could both succeed. A replayed code
+// revokes the family its first redemption created (RFC 6749 §4.1.2).
+func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenInfo, error) {
+	g := grantFrom(ctx)
+	rec, err := ts.s.store.ConsumeAuthCode(ctx, storage.Hash(code), g.familyID, ts.s.now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, errInvalidGrant("the authorization code is invalid or expired")
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		ts.s.log.WarnContext(ctx, "authorization code replayed; revoking its grant",
+			slog.String("client_id", rec.ClientID), slog.String("family", rec.FamilyID))
+		if err := ts.s.store.RevokeFamily(ctx, rec.FamilyID, ts.s.now()); err != nil {
+			return nil, err
+		}
+		return nil, errInvalidGrant("the authorization code was already used; the tokens issued for it are revoked")
+	case err != nil:
+		return nil, err
+	}
+	g.nonce, g.sessionID, g.authTime = rec.Nonce, rec.SessionID, rec.AuthTime
+	ti := models.NewToken()
+	ti.SetCode(code)
+	ti.SetClientID(rec.ClientID)
+	ti.SetUserID(rec.UserID)
+	ti.SetRedirectURI(rec.RedirectURI)
+	ti.SetScope(rec.Scope)
+	ti.SetCodeChallenge(rec.CodeChallenge)
+	ti.SetCodeChallengeMethod(oauth2.CodeChallengeMethod(rec.CodeChallengeMethod))
+	// Our store already refused an expired code by our clock; the manager
+	// checks again against time.Now, so hand it a window that is open now.
+	ti.SetCodeCreateAt(time.Now())
+	ti.SetCodeExpiresIn(time.Minute)
+	return ti, nil
+}
+
+// RemoveByCode has nothing to do: GetByCode consumed the code.
+func (ts tokenStore) RemoveByCode(context.Context, string) error { return nil }
+
+// The access-token and refresh-token lookups of the library are not used:
+// access tokens are verified as JWTs, and refresh rotation is ours (see
+// refresh.go), because the library's RefreshAccessToken neither binds the
+// token to its client nor detects reuse.
+func (ts tokenStore) RemoveByAccess(context.Context, string) error { return nil }
+func (ts tokenStore) RemoveByRefresh(context.Context, string) error {
+	return nil
+}
+func (ts tokenStore) GetByAccess(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, oerrors.ErrInvalidAccessToken
+}
+func (ts tokenStore) GetByRefresh(context.Context, string) (oauth2.TokenInfo, error) {
+	return nil, oerrors.ErrInvalidRefreshToken
+}
+
+// codeGenerator makes authorization codes of 256 random bits.
+type codeGenerator struct{}
+
+func (codeGenerator) Token(context.Context, *oauth2.GenerateBasic) (string, error) {
+	return randomToken(), nil
+}
+
+// accessGenerator mints RFC 9068 JWT access tokens and, when the grant allows
+// it, an opaque 256-bit refresh token.
+type accessGenerator struct{ s *Server }
+
+func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, isGenRefresh bool) (string, string, error) {
+	g := grantFrom(ctx)
+	ti := data.TokenInfo
+	access, err := ag.s.minter.accessToken(accessClaimsInput{
+		client:   g.client,
+		subject:  subjectOf(g.client, data.UserID),
+		scope:    ti.GetScope(),
+		authTime: g.authTime,
+		ttl:      ti.GetAccessExpiresIn(),
+	})
+	if err != nil {
+		return "", "", err
+	}
+	var refresh string
+	// A refresh token needs the grant and, per OIDC Core §11, offline_access.
+	if isGenRefresh && g.wantRefresh && hasScope(ti.GetScope(), "offline_access") {
+		refresh = randomToken()
+	}
+	return access, refresh, nil
+}
+
+// subjectOf is the sub of a token: the user, or the client itself for the
+// client-credentials grant (RFC 9068 §2.2).
+func subjectOf(c storage.Client, userID string) string {
+	if userID == "" {
+		return c.ID
+	}
+	return userID
+}
+
+// engineError maps the library's errors to protocol errors; ours pass through.
+func engineError(err error) error {
+	var pe *protocolError
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.Is(err, oerrors.ErrInvalidClient):
+		return errInvalidClient("client authentication failed")
+	case errors.Is(err, oerrors.ErrInvalidRedirectURI):
+		return errInvalidGrant("redirect_uri does not match the one used in the authorization request")
+	case errors.Is(err, oerrors.ErrInvalidAuthorizeCode):
+		return errInvalidGrant("the authorization code is invalid, expired, or was issued to another client or redirect_uri")
+	case errors.Is(err, oerrors.ErrMissingCodeVerifier):
+		return errInvalidGrant("code_verifier is required because the authorization request had a code_challenge, and refused when it had none")
+	case errors.Is(err, oerrors.ErrInvalidCodeChallenge):
+		return errInvalidGrant("code_verifier does not match the code_challenge (PKCE S256)")
+	}
+	return err
+}

@@ -1,0 +1,121 @@
+package authserver
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/authserver-dev/authserver/authserver/password"
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+// Cookie names. The provider may share a host with its clients on other ports
+// (cookies ignore ports), hence the prefix.
+const (
+	sessionCookie = "authserver_session"
+	csrfCookie    = "authserver_csrf"
+	csrfField     = "csrf_token"
+)
+
+// currentSession returns the login session of the request, or nil.
+func (s *Server) currentSession(r *http.Request) (*storage.Session, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil, nil
+	}
+	sess, err := s.store.GetSession(r.Context(), storage.Hash(ck.Value), s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &sess, nil
+}
+
+// startSession creates a login session for the user and sets its cookie. The
+// cookie holds 256 random bits; the store holds only their hash.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
+	id := randomToken()
+	now := s.now()
+	err := s.store.CreateSession(r.Context(), storage.Session{
+		IDHash:    storage.Hash(id),
+		UserID:    userID,
+		AuthTime:  now,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionTTL),
+	})
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, s.cookie(sessionCookie, id, int(s.cfg.SessionTTL.Seconds())))
+	return nil
+}
+
+func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.secureCookies,
+		// Lax: the cookie must come along on the top-level redirect from a
+		// client to /authorize, but never on a cross-site POST.
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// csrfToken returns the token to put in a form, setting the random CSRF
+// cookie it is bound to when the browser has none. The token is an HMAC of the
+// cookie under a key every replica shares, so no server state is needed and a
+// token from another browser never matches.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	value := ""
+	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) >= 43 {
+		value = ck.Value
+	} else {
+		value = randomToken()
+		http.SetCookie(w, s.cookie(csrfCookie, value, 0))
+	}
+	return s.csrfMAC(value)
+}
+
+func (s *Server) csrfMAC(cookie string) string {
+	m := hmac.New(sha256.New, s.cfg.CSRFKey)
+	m.Write([]byte(cookie))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// validCSRF checks the form's token against the browser's CSRF cookie.
+func (s *Server) validCSRF(r *http.Request) bool {
+	ck, err := r.Cookie(csrfCookie)
+	if err != nil || ck.Value == "" {
+		return false
+	}
+	return hmac.Equal([]byte(r.PostForm.Get(csrfField)), []byte(s.csrfMAC(ck.Value)))
+}
+
+// checkPassword verifies a user's password. An unknown user costs the same
+// hash as a known one, so the answer time does not tell whether a username
+// exists.
+func (s *Server) checkPassword(ctx context.Context, username, pw string) (storage.User, bool, error) {
+	u, err := s.store.GetUserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		_, _ = password.Verify(s.dummyHash, pw)
+		return storage.User{}, false, nil
+	}
+	if err != nil {
+		return storage.User{}, false, err
+	}
+	ok, err := password.Verify(u.PasswordHash, pw)
+	if err != nil {
+		s.log.ErrorContext(ctx, "stored password hash is unreadable", slog.String("user_id", u.ID), slog.Any("err", err))
+		return storage.User{}, false, nil
+	}
+	return u, ok, nil
+}

@@ -1,0 +1,197 @@
+package authserver
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"hash"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/keys"
+)
+
+// randomToken returns 256 random bits, base64url: codes, refresh tokens,
+// session ids and CSRF cookies are all made here.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// randomID is a shorter random identifier for records that are not secrets
+// (jti, refresh-token family).
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// audience marshals as a string when it has one member (the common case that
+// every JWT library reads) and as an array otherwise (RFC 7519 §4.1.3).
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// minter signs the JWTs the server issues.
+type minter struct {
+	issuer      string
+	keys        *keys.Manager
+	accessAlg   string
+	idAlg       string
+	defaultAud  []string
+	idTokenTTL  time.Duration
+	now         func() time.Time
+}
+
+// accessClaims are the RFC 9068 §2.2 claims of an access token.
+type accessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience audience `json:"aud"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	ID       string   `json:"jti"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+}
+
+type accessClaimsInput struct {
+	client   storage.Client
+	subject  string
+	scope    string
+	authTime time.Time
+	ttl      time.Duration
+}
+
+var accessTokenHeader = map[jose.HeaderKey]interface{}{jose.HeaderType: "at+jwt"}
+
+func (m *minter) accessToken(in accessClaimsInput) (string, error) {
+	now := m.now()
+	aud := in.client.Audience
+	if len(aud) == 0 {
+		aud = m.defaultAud
+	}
+	c := accessClaims{
+		Issuer:   m.issuer,
+		Subject:  in.subject,
+		Audience: aud,
+		ClientID: in.client.ID,
+		Scope:    in.scope,
+		Expiry:   now.Add(in.ttl).Unix(),
+		IssuedAt: now.Unix(),
+		ID:       randomID(),
+	}
+	if !in.authTime.IsZero() {
+		c.AuthTime = in.authTime.Unix()
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return m.keys.Sign(m.accessAlg, accessTokenHeader, payload)
+}
+
+// idClaims are the OpenID Connect Core §2 and §5.1 claims of an ID token.
+type idClaims struct {
+	Issuer            string `json:"iss"`
+	Subject           string `json:"sub"`
+	Audience          string `json:"aud"`
+	AuthorizedParty   string `json:"azp"`
+	Expiry            int64  `json:"exp"`
+	IssuedAt          int64  `json:"iat"`
+	AuthTime          int64  `json:"auth_time,omitempty"`
+	Nonce             string `json:"nonce,omitempty"`
+	AccessTokenHash   string `json:"at_hash,omitempty"`
+	SessionID         string `json:"sid,omitempty"`
+	userClaims
+}
+
+// userClaims are the standard claims released per scope (OIDC Core §5.4).
+type userClaims struct {
+	Name              string `json:"name,omitempty"`
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	Email             string `json:"email,omitempty"`
+	EmailVerified     *bool  `json:"email_verified,omitempty"`
+}
+
+// claimsFor releases the user's claims that the granted scopes allow.
+func claimsFor(u storage.User, scope string) userClaims {
+	var c userClaims
+	for _, s := range strings.Fields(scope) {
+		switch s {
+		case "profile":
+			c.Name, c.PreferredUsername = u.Name, u.Username
+		case "email":
+			verified := u.EmailVerified
+			c.Email, c.EmailVerified = u.Email, &verified
+		}
+	}
+	return c
+}
+
+type idTokenInput struct {
+	client      storage.Client
+	user        storage.User
+	scope       string
+	nonce       string
+	sessionID   string
+	authTime    time.Time
+	accessToken string
+}
+
+func (m *minter) idToken(in idTokenInput) (string, error) {
+	alg := in.client.IDTokenAlg
+	if alg == "" {
+		alg = m.idAlg
+	}
+	now := m.now()
+	c := idClaims{
+		Issuer:          m.issuer,
+		Subject:         in.user.ID,
+		Audience:        in.client.ID,
+		AuthorizedParty: in.client.ID,
+		Expiry:          now.Add(m.idTokenTTL).Unix(),
+		IssuedAt:        now.Unix(),
+		Nonce:           in.nonce,
+		SessionID:       in.sessionID,
+		AccessTokenHash: tokenHash(alg, in.accessToken),
+		userClaims:      claimsFor(in.user, in.scope),
+	}
+	if !in.authTime.IsZero() {
+		c.AuthTime = in.authTime.Unix()
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return m.keys.Sign(alg, nil, payload)
+}
+
+// tokenHash is at_hash (OIDC Core §3.1.3.6): the left half of the hash that
+// the signing algorithm uses, base64url. Ed25519 signs with SHA-512.
+func tokenHash(alg, token string) string {
+	if token == "" {
+		return ""
+	}
+	var h hash.Hash
+	if alg == "EdDSA" {
+		h = sha512.New()
+	} else {
+		h = sha256.New()
+	}
+	h.Write([]byte(token))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}

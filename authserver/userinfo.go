@@ -1,0 +1,107 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+// signingAlgs is the allow-list for tokens this server verifies itself.
+var signingAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA}
+
+// verifyAccessToken checks one of our own RFC 9068 access tokens: signature
+// by a published key, typ, issuer and expiry.
+func (s *Server) verifyAccessToken(raw string) (*accessClaims, error) {
+	tok, err := jwt.ParseSigned(raw, signingAlgs)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, errors.New("the access token is malformed")
+	}
+	h := tok.Headers[0]
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+		return nil, errors.New("the token is not an access token (typ is not at+jwt)")
+	}
+	var key *jose.JSONWebKey
+	for _, k := range s.keys.PublicKeys() {
+		if k.KeyID == h.KeyID {
+			key = &k
+			break
+		}
+	}
+	if key == nil {
+		return nil, errors.New("the access token was signed by an unknown key")
+	}
+	var c accessClaims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return nil, errors.New("the access token signature is invalid")
+	}
+	if c.Issuer != s.cfg.Issuer {
+		return nil, fmt.Errorf("the access token was issued by %s", c.Issuer)
+	}
+	if c.Expiry <= s.now().Unix() {
+		return nil, errors.New("the access token has expired")
+	}
+	return &c, nil
+}
+
+// handleUserinfo is the OIDC UserInfo endpoint (OIDC Core §5.3): the claims
+// of the token's user that its scopes release. Errors follow RFC 6750 §3.
+func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
+	raw, ok := bearerToken(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="userinfo"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "send the access token as Authorization: Bearer"})
+		return
+	}
+	claims, err := s.verifyAccessToken(raw)
+	if err != nil {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", err.Error())
+		return
+	}
+	if !hasScope(claims.Scope, "openid") {
+		bearerError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
+		return
+	}
+	user, err := s.store.GetUser(r.Context(), claims.Subject)
+	if errors.Is(err, storage.ErrNotFound) {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "the user of this token no longer exists")
+		return
+	}
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Subject string `json:"sub"`
+		userClaims
+	}{user.ID, claimsFor(user, claims.Scope)})
+}
+
+// bearerToken reads an RFC 6750 §2.1 Authorization header, or the §2.2 form
+// body of a POST. Tokens in the query string are refused (RFC 9700 §4.3.2).
+func bearerToken(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return "", false
+		}
+		return strings.TrimSpace(token), true
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		r.Body = http.MaxBytesReader(nil, r.Body, 16<<10)
+		if err := r.ParseForm(); err == nil && r.PostForm.Get("access_token") != "" {
+			return r.PostForm.Get("access_token"), true
+		}
+	}
+	return "", false
+}
+
+func bearerError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error=%q, error_description=%q`, code, desc))
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}

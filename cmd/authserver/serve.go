@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/authserver-dev/authserver/authserver/setup"
+	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
+	"github.com/authserver-dev/authserver/config"
+)
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	app, err := setup.Open(ctx, cfg, setup.Options{Logger: log, Getenv: os.Getenv})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           app.Server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	log.Info("authserver listening", "issuer", cfg.Issuer, "addr", ln.Addr().String(), "storage", cfg.Storage.Driver)
+	log.Info("next: start the sample API with `go run ./cmd/resource` and the demo client with `go run ./cmd/democlient`, then open http://127.0.0.1:9094 (user alice, password alice-password)")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config.Config) error {
+	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	v, err := store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("schema at version %d\n", v)
+	return nil
+}
+
+func listKeys(ctx context.Context, cfg config.Config) error {
+	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	recs, err := store.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tEXPIRES")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Algorithm, r.State, day(r.CreatedAt), day(r.ActivatesAt), day(r.ExpiresAt))
+	}
+	return tw.Flush()
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
