@@ -154,6 +154,9 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config) error {
 	params := password.Params{MemoryKiB: cfg.Passwords.MemoryKiB, Iterations: cfg.Passwords.Iterations, Parallelism: cfg.Passwords.Parallelism}
 	for _, u := range cfg.Users {
 		hash := u.PasswordHash
+		if hash != "" && !password.Valid(hash) {
+			return fmt.Errorf("users: password_hash of %s is not an argon2id or bcrypt hash", u.Username)
+		}
 		if hash == "" {
 			existing, err := store.GetUserByUsername(ctx, u.Username)
 			if err == nil {

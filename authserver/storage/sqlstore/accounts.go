@@ -1,0 +1,167 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/keys"
+)
+
+// This file holds the long-lived records: clients, users and signing keys.
+
+// UpsertClient creates the client or replaces every field but CreatedAt.
+func (s *Store) UpsertClient(ctx context.Context, c storage.Client) error {
+	if _, err := s.w.ExecContext(ctx, s.q.upsertClient, clientArgs(c)...); err != nil {
+		return fmt.Errorf("sqlstore: upsert client: %w", err)
+	}
+	return nil
+}
+
+// GetClient returns storage.ErrNotFound for an unknown id.
+func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	c, err := scanClient(s.r.QueryRowContext(ctx, s.q.getClient, id))
+	if err != nil {
+		return storage.Client{}, notFound("get client", err)
+	}
+	return c, nil
+}
+
+// ListClients returns every client ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	return list(ctx, s.r, "list clients", s.q.listClients, scanClient)
+}
+
+// DeleteClient returns storage.ErrNotFound for an unknown id.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.execOne(ctx, "delete client", s.q.deleteClient, id)
+}
+
+// UpsertUser creates the user or updates the one with the same Username,
+// keeping its ID and CreatedAt. A new user with an empty ID gets a random
+// 128-bit hex ID. A new username with the ID of another user is
+// storage.ErrConflict.
+func (s *Store) UpsertUser(ctx context.Context, u storage.User) (storage.User, error) {
+	if u.ID == "" {
+		// Only used when the username is new; on update the stored ID wins.
+		u.ID = randomID()
+	}
+	stored, err := scanUser(s.w.QueryRowContext(ctx, s.q.upsertUser, userArgs(u)...))
+	if err != nil {
+		if s.d.uniqueViolation(err) {
+			return storage.User{}, storage.ErrConflict
+		}
+		return storage.User{}, fmt.Errorf("sqlstore: upsert user: %w", err)
+	}
+	return stored, nil
+}
+
+// GetUser returns storage.ErrNotFound for an unknown id.
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, s.q.getUser, id))
+	if err != nil {
+		return storage.User{}, notFound("get user", err)
+	}
+	return u, nil
+}
+
+// GetUserByUsername returns storage.ErrNotFound for an unknown username.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, s.q.getUserByUsername, username))
+	if err != nil {
+		return storage.User{}, notFound("get user", err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	return list(ctx, s.r, "list users", s.q.listUsers, scanUser)
+}
+
+// DeleteUser returns storage.ErrNotFound for an unknown id, like
+// DeleteClient: both are operator commands, where a typo should be told.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.execOne(ctx, "delete user", s.q.deleteUser, id)
+}
+
+// ListSigningKeys returns every key, oldest first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]keys.Record, error) {
+	return list(ctx, s.r, "list signing keys", s.q.listSigningKeys, scanSigningKey)
+}
+
+// InsertSigningKey stores a new key; an existing ID is storage.ErrConflict.
+func (s *Store) InsertSigningKey(ctx context.Context, r keys.Record) error {
+	if _, err := s.w.ExecContext(ctx, s.q.insertSigningKey, signingKeyArgs(r)...); err != nil {
+		if s.d.uniqueViolation(err) {
+			return storage.ErrConflict
+		}
+		return fmt.Errorf("sqlstore: insert signing key: %w", err)
+	}
+	return nil
+}
+
+// UpdateSigningKey replaces State, ActivatesAt, RetiredAt and ExpiresAt of
+// the key r.ID (CreatedAt and the key material never change);
+// storage.ErrNotFound if there is no such key.
+func (s *Store) UpdateSigningKey(ctx context.Context, r keys.Record) error {
+	return s.execOne(ctx, "update signing key", s.q.updateSigningKey,
+		string(r.State), timeArg(r.ActivatesAt), timeArg(r.RetiredAt), timeArg(r.ExpiresAt), r.ID)
+}
+
+// DeleteSigningKey removes the key. Deleting an unknown key is not an error:
+// replicas pruning expired keys at the same time must not fail each other.
+func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	if _, err := s.w.ExecContext(ctx, s.q.deleteSigningKey, id); err != nil {
+		return fmt.Errorf("sqlstore: delete signing key: %w", err)
+	}
+	return nil
+}
+
+// execOne runs a statement by key and reports storage.ErrNotFound when it
+// touched no row.
+func (s *Store) execOne(ctx context.Context, op, query string, args ...any) error {
+	res, err := s.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// list runs a query and scans every row.
+func list[T any](ctx context.Context, db *sql.DB, op, query string, scan func(row) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return out, nil
+}
+
+// randomID returns 128 random bits in hex.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/keys"
+)
+
+// Times are stored as BIGINT unix microseconds: exact, sortable, the same on
+// both databases and free of any driver's time-zone handling. The zero time
+// is NULL, so that "not used yet" is IS NULL and a missing expiry never
+// compares as later than now.
+
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// timeCol scans a BIGINT microsecond column into a UTC time.Time.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("sqlstore: time column holds %T, want int64", src)
+	}
+	return nil
+}
+
+// String lists are JSON arrays in TEXT; an empty list reads back as nil.
+
+func listArg(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+type listCol struct{ l *[]string }
+
+func (c listCol) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*c.l = nil
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("sqlstore: list column holds %T, want text", src)
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("sqlstore: list column: %w", err)
+	}
+	if len(l) == 0 {
+		l = nil
+	}
+	*c.l = l
+	return nil
+}
+
+// row is what *sql.Row and *sql.Rows have in common.
+type row interface{ Scan(dest ...any) error }
+
+func scanClient(r row) (storage.Client, error) {
+	var c storage.Client
+	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
+		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.IDTokenAlg,
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+	return c, err
+}
+
+func clientArgs(c storage.Client) []any {
+	return []any{c.ID, c.SecretHash, c.Name, listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
+		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.IDTokenAlg,
+		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}
+}
+
+func scanUser(r row) (storage.User, error) {
+	var u storage.User
+	err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Name,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+	return u, err
+}
+
+func userArgs(u storage.User) []any {
+	return []any{u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Name,
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt)}
+}
+
+func scanAuthCode(r row) (storage.AuthCode, error) {
+	var c storage.AuthCode
+	err := r.Scan(&c.CodeHash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.CodeChallenge,
+		&c.CodeChallengeMethod, &c.Nonce, &c.SessionID, timeCol{&c.AuthTime}, timeCol{&c.CreatedAt},
+		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID)
+	return c, err
+}
+
+func authCodeArgs(c storage.AuthCode) []any {
+	return []any{c.CodeHash, c.ClientID, c.UserID, c.RedirectURI, c.Scope, c.CodeChallenge,
+		c.CodeChallengeMethod, c.Nonce, c.SessionID, timeArg(c.AuthTime), timeArg(c.CreatedAt),
+		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID}
+}
+
+func scanSession(r row) (storage.Session, error) {
+	var s storage.Session
+	err := r.Scan(&s.IDHash, &s.UserID, timeCol{&s.AuthTime}, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt})
+	return s, err
+}
+
+func sessionArgs(s storage.Session) []any {
+	return []any{s.IDHash, s.UserID, timeArg(s.AuthTime), timeArg(s.CreatedAt), timeArg(s.ExpiresAt)}
+}
+
+// refreshTokenDest lists the scan destinations of refreshTokenCols, so that
+// a query may append columns of its own.
+func refreshTokenDest(t *storage.RefreshToken) []any {
+	return []any{&t.TokenHash, &t.FamilyID, &t.ClientID, &t.UserID, &t.Scope, &t.SessionID, &t.Nonce,
+		timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.SpentAt},
+		timeCol{&t.FamilyExpiresAt}}
+}
+
+func scanRefreshToken(r row) (storage.RefreshToken, error) {
+	var t storage.RefreshToken
+	err := r.Scan(refreshTokenDest(&t)...)
+	return t, err
+}
+
+func refreshTokenArgs(t storage.RefreshToken) []any {
+	return []any{t.TokenHash, t.FamilyID, t.ClientID, t.UserID, t.Scope, t.SessionID, t.Nonce,
+		timeArg(t.AuthTime), timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.SpentAt),
+		timeArg(t.FamilyExpiresAt)}
+}
+
+func scanSigningKey(r row) (keys.Record, error) {
+	var k keys.Record
+	var state string
+	err := r.Scan(&k.ID, &k.Algorithm, &state, &k.PrivateKey, timeCol{&k.CreatedAt},
+		timeCol{&k.ActivatesAt}, timeCol{&k.RetiredAt}, timeCol{&k.ExpiresAt})
+	k.State = keys.State(state)
+	return k, err
+}
+
+func signingKeyArgs(k keys.Record) []any {
+	return []any{k.ID, k.Algorithm, string(k.State), k.PrivateKey, timeArg(k.CreatedAt),
+		timeArg(k.ActivatesAt), timeArg(k.RetiredAt), timeArg(k.ExpiresAt)}
+}
+
+// notFound maps sql.ErrNoRows to storage.ErrNotFound and wraps anything else
+// with the operation's name.
+func notFound(op string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}

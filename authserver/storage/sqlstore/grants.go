@@ -1,0 +1,187 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+// This file holds the short-lived records of a grant: authorization codes,
+// login sessions and refresh tokens. Every `now` is bound through timeArg, so
+// a zero now is NULL and matches nothing: a caller that forgets the clock
+// fails closed.
+
+// CreateAuthCode stores a new code; storage.ErrConflict if the hash exists.
+func (s *Store) CreateAuthCode(ctx context.Context, c storage.AuthCode) error {
+	return s.insert(ctx, "create auth code", s.q.createAuthCode, authCodeArgs(c))
+}
+
+// ConsumeAuthCode marks the code used by familyID with one conditional
+// UPDATE, so that of concurrent redemptions exactly one gets a row back.
+// When the UPDATE matches nothing, a second read tells a replay
+// (storage.ErrAlreadyUsed, with the record and the winner's FamilyID) from an
+// unknown or expired code (storage.ErrNotFound). A used code stays a replay
+// after it expires: RFC 6749 §4.1.2 asks to revoke what it issued whenever
+// it comes back.
+func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash, familyID string, now time.Time) (storage.AuthCode, error) {
+	n := timeArg(now)
+	c, err := scanAuthCode(s.w.QueryRowContext(ctx, s.q.consumeAuthCode, n, familyID, codeHash, n))
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return storage.AuthCode{}, fmt.Errorf("sqlstore: consume auth code: %w", err)
+	}
+	// The UPDATE has returned, so a winner, if any, has committed and this
+	// read sees its used_at and family_id.
+	c, err = scanAuthCode(s.r.QueryRowContext(ctx, s.q.getAuthCode, codeHash))
+	if err != nil {
+		return storage.AuthCode{}, notFound("consume auth code", err)
+	}
+	if !c.UsedAt.IsZero() {
+		return c, storage.ErrAlreadyUsed
+	}
+	return storage.AuthCode{}, storage.ErrNotFound // expired
+}
+
+// CreateSession stores a new login session; storage.ErrConflict if the hash
+// exists.
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+	return s.insert(ctx, "create session", s.q.createSession, sessionArgs(sess))
+}
+
+// GetSession returns storage.ErrNotFound for an unknown session or one whose
+// ExpiresAt is not after now.
+func (s *Store) GetSession(ctx context.Context, idHash string, now time.Time) (storage.Session, error) {
+	sess, err := scanSession(s.r.QueryRowContext(ctx, s.q.getSession, idHash, timeArg(now)))
+	if err != nil {
+		return storage.Session{}, notFound("get session", err)
+	}
+	return sess, nil
+}
+
+// DeleteSession removes the session. An unknown one is not an error, so
+// that logging out twice (or from two tabs) succeeds.
+func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
+	if _, err := s.w.ExecContext(ctx, s.q.deleteSession, idHash); err != nil {
+		return fmt.Errorf("sqlstore: delete session: %w", err)
+	}
+	return nil
+}
+
+// CreateRefreshToken stores a new token; storage.ErrConflict if the hash
+// exists.
+func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
+	return s.insert(ctx, "create refresh token", s.q.createRefreshToken, refreshTokenArgs(t))
+}
+
+// GetRefreshToken returns the token, spent or not; storage.ErrNotFound when
+// it is unknown or its family is revoked. It does not look at expiry: it
+// has no clock, and the caller checks ExpiresAt and FamilyExpiresAt.
+func (s *Store) GetRefreshToken(ctx context.Context, tokenHash string) (storage.RefreshToken, error) {
+	t, err := scanRefreshToken(s.r.QueryRowContext(ctx, s.q.getRefreshToken, tokenHash))
+	if err != nil {
+		return storage.RefreshToken{}, notFound("get refresh token", err)
+	}
+	return t, nil
+}
+
+// RotateRefreshToken marks oldHash spent at now and stores next, in one
+// transaction whose first statement is the conditional UPDATE that picks the
+// single winner. On success it returns the old record as now stored (SpentAt
+// set). A spent old token gives its record and storage.ErrAlreadyUsed; an
+// unknown one, one of a revoked family, or one past ExpiresAt or
+// FamilyExpiresAt gives storage.ErrNotFound; an existing next.TokenHash gives
+// storage.ErrConflict. In every error case nothing is stored.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
+	var old storage.RefreshToken
+	n := timeArg(now)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		old, err = scanRefreshToken(tx.QueryRowContext(ctx, s.q.spendRefreshToken, n, oldHash, n, n))
+		if errors.Is(err, sql.ErrNoRows) {
+			old, err = s.whyNotSpendable(ctx, tx, oldHash)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q.createRefreshToken, refreshTokenArgs(next)...)
+		return err
+	})
+	switch {
+	case err == nil:
+		return old, nil
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		return old, err
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.RefreshToken{}, err
+	case s.d.uniqueViolation(err):
+		return storage.RefreshToken{}, storage.ErrConflict
+	default:
+		return storage.RefreshToken{}, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
+	}
+}
+
+// whyNotSpendable reads the token that spendRefreshToken did not match and
+// returns the error that explains it.
+func (s *Store) whyNotSpendable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
+	var (
+		t    storage.RefreshToken
+		live bool
+	)
+	err := tx.QueryRowContext(ctx, s.q.getRefreshTokenState, tokenHash).Scan(append(refreshTokenDest(&t), &live)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.RefreshToken{}, storage.ErrNotFound
+	case err != nil:
+		return storage.RefreshToken{}, err
+	case !live:
+		return storage.RefreshToken{}, storage.ErrNotFound
+	case !t.SpentAt.IsZero():
+		return t, storage.ErrAlreadyUsed
+	default: // expired
+		return storage.RefreshToken{}, storage.ErrNotFound
+	}
+}
+
+// RevokeFamily records the revocation (kept even for a family that has no
+// token yet, see notRevoked) and deletes the family's tokens. Revoking twice
+// keeps the first revoked_at.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.revokeFamily, familyID, now.UnixMicro()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q.deleteFamilyTokens, familyID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke family: %w", err)
+	}
+	return nil
+}
+
+// FamilyRevoked reports whether RevokeFamily was called for the family.
+func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, s.q.familyRevoked, familyID).Scan(&n); err != nil {
+		return false, fmt.Errorf("sqlstore: family revoked: %w", err)
+	}
+	return n > 0, nil
+}
+
+// insert runs an INSERT and maps a duplicate key to storage.ErrConflict.
+func (s *Store) insert(ctx context.Context, op, query string, args []any) error {
+	if _, err := s.w.ExecContext(ctx, query, args...); err != nil {
+		if s.d.uniqueViolation(err) {
+			return storage.ErrConflict
+		}
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package sqlstore
+
+// The column lists fix the order in which the scan functions read a row.
+const (
+	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
+		grant_types, scopes, audience, skip_consent, id_token_alg, created_at, updated_at`
+	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at`
+	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
+		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id`
+	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at`
+	refreshTokenCols = `token_hash, family_id, client_id, user_id, scope, session_id, nonce,
+		auth_time, created_at, expires_at, spent_at, family_expires_at`
+	signingKeyCols = `id, algorithm, state, private_key, created_at, activates_at, retired_at, expires_at`
+)
+
+// notRevoked is true for a refresh_tokens row whose family is not revoked.
+// Reads check it rather than trusting that RevokeFamily deleted every token:
+// a token may be stored into a family after the family was revoked (a code
+// replay races the winning redemption).
+const notRevoked = `NOT EXISTS (SELECT 1 FROM revoked_families
+		WHERE revoked_families.family_id = refresh_tokens.family_id)`
+
+// queries holds every statement in the store's dialect, rebound once when
+// the store is built.
+type queries struct {
+	migrationApplied, recordMigration, schemaVersion string
+
+	upsertClient, getClient, listClients, deleteClient string
+
+	upsertUser, getUser, getUserByUsername, listUsers, deleteUser string
+
+	createAuthCode, consumeAuthCode, getAuthCode string
+
+	createSession, getSession, deleteSession string
+
+	createRefreshToken, getRefreshToken, spendRefreshToken, getRefreshTokenState string
+	revokeFamily, deleteFamilyTokens, familyRevoked                              string
+
+	insertSigningKey, listSigningKeys, updateSigningKey, deleteSigningKey string
+}
+
+func newQueries(d dialect) queries {
+	r := d.rebind
+	return queries{
+		migrationApplied: r(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`),
+		recordMigration:  r(`INSERT INTO schema_migrations (version) VALUES (?)`),
+		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
+
+		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET
+				secret_hash = excluded.secret_hash,
+				name = excluded.name,
+				redirect_uris = excluded.redirect_uris,
+				post_logout_redirect_uris = excluded.post_logout_redirect_uris,
+				grant_types = excluded.grant_types,
+				scopes = excluded.scopes,
+				audience = excluded.audience,
+				skip_consent = excluded.skip_consent,
+				id_token_alg = excluded.id_token_alg,
+				updated_at = excluded.updated_at`),
+		getClient:    r(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`),
+		listClients:  r(`SELECT ` + clientCols + ` FROM clients ORDER BY id`),
+		deleteClient: r(`DELETE FROM clients WHERE id = ?`),
+
+		// Keyed by username: an existing user keeps its id and created_at. A
+		// new user whose id belongs to another username fails on the primary
+		// key, which ON CONFLICT (username) does not cover.
+		upsertUser: r(`INSERT INTO users (` + userCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (username) DO UPDATE SET
+				password_hash = excluded.password_hash,
+				email = excluded.email,
+				email_verified = excluded.email_verified,
+				name = excluded.name,
+				updated_at = excluded.updated_at
+			RETURNING ` + userCols),
+		getUser:           r(`SELECT ` + userCols + ` FROM users WHERE id = ?`),
+		getUserByUsername: r(`SELECT ` + userCols + ` FROM users WHERE username = ?`),
+		listUsers:         r(`SELECT ` + userCols + ` FROM users ORDER BY username`),
+		deleteUser:        r(`DELETE FROM users WHERE id = ?`),
+
+		createAuthCode: r(`INSERT INTO auth_codes (` + authCodeCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		// One statement decides the winner: the row lock (PostgreSQL) or the
+		// single writer (SQLite) makes every later UPDATE see used_at set.
+		consumeAuthCode: r(`UPDATE auth_codes SET used_at = ?, family_id = ?
+			WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?
+			RETURNING ` + authCodeCols),
+		getAuthCode: r(`SELECT ` + authCodeCols + ` FROM auth_codes WHERE code_hash = ?`),
+
+		createSession: r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?)`),
+		getSession:    r(`SELECT ` + sessionCols + ` FROM sessions WHERE id_hash = ? AND expires_at > ?`),
+		deleteSession: r(`DELETE FROM sessions WHERE id_hash = ?`),
+
+		createRefreshToken: r(`INSERT INTO refresh_tokens (` + refreshTokenCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		getRefreshToken: r(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
+			WHERE token_hash = ? AND ` + notRevoked),
+		spendRefreshToken: r(`UPDATE refresh_tokens SET spent_at = ?
+			WHERE token_hash = ? AND spent_at IS NULL
+				AND expires_at > ? AND family_expires_at > ? AND ` + notRevoked + `
+			RETURNING ` + refreshTokenCols),
+		// Tells why spendRefreshToken matched no row.
+		getRefreshTokenState: r(`SELECT ` + refreshTokenCols + `, ` + notRevoked + `
+			FROM refresh_tokens WHERE token_hash = ?`),
+		revokeFamily: r(`INSERT INTO revoked_families (family_id, revoked_at) VALUES (?, ?)
+			ON CONFLICT (family_id) DO NOTHING`),
+		deleteFamilyTokens: r(`DELETE FROM refresh_tokens WHERE family_id = ?`),
+		familyRevoked:      r(`SELECT COUNT(*) FROM revoked_families WHERE family_id = ?`),
+
+		insertSigningKey: r(`INSERT INTO signing_keys (` + signingKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		listSigningKeys:  r(`SELECT ` + signingKeyCols + ` FROM signing_keys ORDER BY created_at, id`),
+		updateSigningKey: r(`UPDATE signing_keys SET state = ?, activates_at = ?, retired_at = ?, expires_at = ?
+			WHERE id = ?`),
+		deleteSigningKey: r(`DELETE FROM signing_keys WHERE id = ?`),
+	}
+}

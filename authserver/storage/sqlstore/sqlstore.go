@@ -1,0 +1,169 @@
+// Package sqlstore is the SQL backend of storage.Store: one implementation over
+// database/sql that serves SQLite (modernc.org/sqlite, pure Go, the embedded
+// default) and PostgreSQL (pgx through its database/sql driver). The two
+// differ only by a dialect value: placeholder style, the migration lock and
+// how a unique violation is recognised. The schema is versioned SQL embedded
+// from migrations/.
+//
+// The one-time records are consumed by single conditional statements (UPDATE
+// ... WHERE used_at IS NULL ... RETURNING), so that of any number of
+// concurrent redemptions exactly one succeeds on either database and on any
+// number of replicas.
+//
+// It imports storage and keys, and must not import authserver or anything
+// above it.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+// Store is a storage.Store on SQLite or PostgreSQL. It is safe for concurrent
+// use.
+type Store struct {
+	d dialect
+	// w runs every write and every transaction; r runs plain reads. They are
+	// the same pool on PostgreSQL. On SQLite w has one connection, so writers
+	// queue in Go rather than spin in SQLite's busy handler, while WAL lets
+	// the readers of r run beside it.
+	w, r *sql.DB
+	q    queries
+}
+
+// Open connects to the database, applies pending migrations and returns the
+// store. driver is "sqlite" (dsn: a file path or a "file:" URI; its parent
+// directory is created) or "postgres" (dsn: a pgx connection string).
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	var (
+		s   *Store
+		err error
+	)
+	switch driver {
+	case "sqlite":
+		s, err = openSQLite(dsn)
+	case "postgres":
+		s, err = openPostgres(dsn)
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown driver %q (want sqlite or postgres)", driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.w.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: connect %s: %w", driver, err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(d dialect, w, r *sql.DB) *Store {
+	return &Store{d: d, w: w, r: r, q: newQueries(d)}
+}
+
+// sqlitePragmas are set on every writer connection. busy_timeout covers other
+// processes on the same file; synchronous=NORMAL is durable enough in WAL mode
+// (a power loss may drop the last commits, never corrupt the file).
+var sqlitePragmas = []string{
+	"_pragma=busy_timeout(5000)",
+	"_pragma=journal_mode(WAL)",
+	"_pragma=foreign_keys(1)",
+	"_pragma=synchronous(NORMAL)",
+}
+
+func openSQLite(dsn string) (*Store, error) {
+	if dsn == "" {
+		return nil, errors.New("sqlstore: empty sqlite dsn")
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if strings.HasPrefix(path, "///") { // file:///abs/path
+		path = path[2:]
+	}
+	memory := path == ":memory:" || path == "" || strings.Contains(dsn, "mode=memory")
+	if !memory {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("sqlstore: create directory for %s: %w", path, err)
+		}
+	}
+	withParams := func(params ...string) string {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + strings.Join(params, "&")
+	}
+	// Every transaction here writes, so it starts with BEGIN IMMEDIATE: a
+	// deferred one that upgrades from read to write can fail with SQLITE_BUSY
+	// without waiting, which busy_timeout cannot help.
+	w, err := sql.Open("sqlite", withParams(append(sqlitePragmas, "_txlock=immediate")...))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	if memory {
+		// Each connection to :memory: is its own database, so one connection
+		// must serve reads too.
+		return newStore(sqliteDialect, w, w), nil
+	}
+	r, err := sql.Open("sqlite", withParams("_pragma=busy_timeout(5000)", "_pragma=foreign_keys(1)", "_query_only=1"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return newStore(sqliteDialect, w, r), nil
+}
+
+func openPostgres(dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	// Bounded so that several replicas stay under the server's
+	// max_connections (100 by default); idle connections are recycled so
+	// that a failover or a PgBouncer restart is picked up.
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	return newStore(postgresDialect, db, db), nil
+}
+
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// inTx runs fn in a write transaction and commits it when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // fn's error is the one worth reporting
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,281 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/authserver/storage/conformance"
+	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
+)
+
+// schemaVersion is the number of files in migrations/.
+const schemaVersion = 1
+
+const postgresEnv = "AUTHSERVER_TEST_POSTGRES_DSN"
+
+func TestSQLite(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) storage.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "authserver.db"))
+	})
+}
+
+func TestPostgres(t *testing.T) {
+	pg := newPostgres(t)
+	conformance.Run(t, func(t *testing.T) storage.Store {
+		return openStore(t, "postgres", pg.newSchema(t))
+	})
+}
+
+func openStore(t testing.TB, driver, dsn string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), driver, dsn)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", driver, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func openSQLite(t testing.TB, path string) *sqlstore.Store {
+	t.Helper()
+	return openStore(t, "sqlite", path)
+}
+
+// postgres hands out empty schemas of the test database, one per store, so
+// that every subtest starts from nothing without creating databases.
+type postgres struct {
+	dsn   string
+	admin *sql.DB
+}
+
+// newPostgres skips the test when no database is configured, except in CI,
+// where a missing database must fail rather than pass by skipping.
+func newPostgres(t testing.TB) *postgres {
+	t.Helper()
+	dsn := os.Getenv(postgresEnv)
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is empty but CI=true: the PostgreSQL tests must run in CI", postgresEnv)
+		}
+		t.Skipf("%s is not set", postgresEnv)
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", postgresEnv, err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.PingContext(context.Background()); err != nil {
+		t.Fatalf("connect to %s: %v", postgresEnv, err)
+	}
+	return &postgres{dsn: dsn, admin: admin}
+}
+
+// newSchema creates a schema, drops it when t ends, and returns a DSN whose
+// search_path points at it.
+func (p *postgres) newSchema(t testing.TB) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	name := "t_" + hex.EncodeToString(b[:])
+	if _, err := p.admin.Exec("CREATE SCHEMA " + name); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := p.admin.Exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return withRuntimeParam(t, p.dsn, "search_path", name)
+}
+
+// withRuntimeParam adds a server setting to a URL or key=value DSN.
+func withRuntimeParam(t testing.TB, dsn, key, value string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " " + key + "=" + value
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", postgresEnv, err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// backend opens stores on one fresh database; Open may be called again to
+// open the same database a second time.
+type backend struct {
+	name string
+	dsn  func(t *testing.T) string
+}
+
+func backends() []backend {
+	return []backend{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "authserver.db") }},
+		{"postgres", func(t *testing.T) string { return newPostgres(t).newSchema(t) }},
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			first := openStore(t, b.name, dsn)
+			c := storage.Client{ID: "web", RedirectURIs: []string{"https://app.example/cb"}}
+			if err := first.UpsertClient(t.Context(), c); err != nil {
+				t.Fatal(err)
+			}
+			second := openStore(t, b.name, dsn) // while the first is open
+			if err := second.Migrate(t.Context()); err != nil {
+				t.Fatalf("Migrate again: %v", err)
+			}
+			for i, s := range []*sqlstore.Store{first, second} {
+				v, err := s.SchemaVersion(t.Context())
+				if err != nil || v != schemaVersion {
+					t.Fatalf("store %d: SchemaVersion = %d, %v; want %d", i, v, err, schemaVersion)
+				}
+			}
+			got, err := second.GetClient(t.Context(), "web")
+			if err != nil || got.RedirectURIs[0] != c.RedirectURIs[0] {
+				t.Fatalf("data written before the second Open: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	const processes = 4
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			stores := make([]*sqlstore.Store, processes)
+			errs := make([]error, processes)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range processes {
+				wg.Go(func() {
+					<-start
+					stores[i], errs[i] = sqlstore.Open(context.Background(), b.name, dsn)
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, s := range stores {
+				if s != nil {
+					t.Cleanup(func() { s.Close() })
+				}
+				if errs[i] != nil {
+					t.Fatalf("Open %d: %v", i, errs[i])
+				}
+				v, err := s.SchemaVersion(t.Context())
+				if err != nil || v != schemaVersion {
+					t.Fatalf("store %d: SchemaVersion = %d, %v; want %d", i, v, err, schemaVersion)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenSQLiteDSN(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dsn  func(dir string) string
+		file string // relative to dir; "" for none
+	}{
+		{"PlainPathInNewDirectories", func(d string) string { return filepath.Join(d, "a", "b", "x.db") }, "a/b/x.db"},
+		{"FileURI", func(d string) string { return "file:" + filepath.Join(d, "y.db") }, "y.db"},
+		{"FileURIWithParams", func(d string) string { return "file:" + filepath.Join(d, "new", "z.db") + "?cache=private" }, "new/z.db"},
+		{"Memory", func(string) string { return ":memory:" }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openSQLite(t, tc.dsn(dir))
+			if _, err := s.UpsertUser(t.Context(), storage.User{Username: "alice"}); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if _, err := s.GetUserByUsername(t.Context(), "alice"); err != nil {
+				t.Fatalf("read back: %v", err)
+			}
+			if tc.file == "" {
+				return
+			}
+			if _, err := os.Stat(filepath.Join(dir, tc.file)); err != nil {
+				t.Fatalf("database file: %v", err)
+			}
+			parent, err := os.Stat(filepath.Dir(filepath.Join(dir, tc.file)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Dir(tc.file) != "." && parent.Mode().Perm() != 0o700 {
+				t.Errorf("created directory mode %v, want 0700", parent.Mode().Perm())
+			}
+		})
+	}
+}
+
+func TestOpenUnknownDriver(t *testing.T) {
+	if _, err := sqlstore.Open(t.Context(), "mysql", "x"); err == nil {
+		t.Fatal("Open(mysql) succeeded")
+	}
+}
+
+// Benchmarks. Run with: go test -run '^$' -bench . ./authserver/storage/sqlstore
+// ns/op is the full call, commit included, on a real file in t.TempDir().
+
+func BenchmarkConsumeAuthCode(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "bench.db"))
+	ctx := context.Background()
+	now := time.Now()
+	hashes := make([]string, b.N)
+	for i := range hashes {
+		hashes[i] = storage.Hash(rand.Text())
+		err := s.CreateAuthCode(ctx, storage.AuthCode{CodeHash: hashes[i], ClientID: "web", UserID: "u",
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.ConsumeAuthCode(ctx, hashes[i], "family", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), "bench.db"))
+	ctx := context.Background()
+	now := time.Now()
+	token := func(hash string) storage.RefreshToken {
+		return storage.RefreshToken{TokenHash: hash, FamilyID: "family", ClientID: "web", UserID: "u",
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: now.Add(24 * time.Hour)}
+	}
+	current := storage.Hash(rand.Text())
+	if err := s.CreateRefreshToken(ctx, token(current)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		next := storage.Hash(rand.Text())
+		if _, err := s.RotateRefreshToken(ctx, current, token(next), now); err != nil {
+			b.Fatal(err)
+		}
+		current = next
+	}
+}

@@ -1,0 +1,356 @@
+// Package config owns the authorization server's YAML configuration: the schema
+// (whose key names are a contract that operators script against, see DESIGN.md),
+// the defaults, the AUTHSERVER_* environment overrides, strict decoding that names
+// unknown keys and their lines, and Validate, which reports every problem at once
+// with the path of the offending field.
+//
+// The demo configuration used when no file is given is the embedded
+// authserver.yaml, which is also the documented example.
+//
+// config imports only the standard library and gopkg.in/yaml.v3. It must not
+// import any package of this module: everything else depends on it, so an import
+// the other way would be a cycle, and cmd maps Config onto the other packages'
+// own Config types.
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration file. The yaml tag names are the stable
+// schema; rename nothing without a migration note for operators. omitempty
+// only keeps optional keys out of marshalled output, so a Config written with
+// yaml.Marshal reads back unchanged.
+type Config struct {
+	// Issuer is the OIDC issuer identifier (OIDC Core §2, RFC 8414 §2). Default:
+	// "http://" + Listen when Listen is a loopback address, so moving the port with
+	// AUTHSERVER_LISTEN alone keeps discovery consistent; otherwise
+	// http://127.0.0.1:<port>.
+	Issuer    string    `yaml:"issuer"`
+	Listen    string    `yaml:"listen"` // default 127.0.0.1:9096
+	Storage   Storage   `yaml:"storage"`
+	Signing   Signing   `yaml:"signing"`
+	Tokens    Tokens    `yaml:"tokens"`
+	Sessions  Sessions  `yaml:"sessions"`
+	Passwords Passwords `yaml:"passwords"`
+	Clients   []Client  `yaml:"clients"`
+	Users     []User    `yaml:"users"`
+}
+
+// Storage selects the database.
+type Storage struct {
+	Driver string `yaml:"driver"` // sqlite | postgres; default sqlite
+	// DSN defaults to ./data/authserver.db for sqlite; postgres has no default
+	// because guessing a database server would hide a misconfiguration.
+	DSN string `yaml:"dsn"`
+}
+
+// Signing configures the token signing keys.
+type Signing struct {
+	// Algorithms are the key types kept in rotation; the first signs access
+	// tokens. Allowed: ES256, RS256, EdDSA. Default [ES256, RS256].
+	Algorithms []string `yaml:"algorithms"`
+	// IDTokenAlgorithm signs ID tokens of clients without
+	// id_token_signed_response_alg. Default RS256, which OIDC Core §15.1 requires
+	// every provider to support; it must be one of Algorithms.
+	IDTokenAlgorithm string `yaml:"id_token_algorithm"`
+	// KeyEncryptionKeyFile holds the key that encrypts private signing keys at
+	// rest. ApplyDefaults leaves it empty on purpose: use KEKFile, which derives
+	// the default from the final storage DSN.
+	KeyEncryptionKeyFile string `yaml:"key_encryption_key_file,omitempty"`
+}
+
+// Tokens sets lifetimes and the default audience of access tokens.
+type Tokens struct {
+	AccessTokenTTL Duration `yaml:"access_token_ttl"` // default 15m
+	IDTokenTTL     Duration `yaml:"id_token_ttl"`     // default 15m
+	// AuthCodeTTL defaults to 60s; RFC 6749 §4.1.2 recommends at most 10 minutes,
+	// which Validate enforces.
+	AuthCodeTTL Duration `yaml:"auth_code_ttl"`
+	// RefreshTokenTTL is the absolute lifetime of a refresh token family: rotation
+	// never extends it. Default 720h.
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+	// RefreshIdleTTL ends a family that is not used for this long. Default 168h.
+	RefreshIdleTTL Duration `yaml:"refresh_idle_ttl"`
+	// RefreshReuseGrace lets an already rotated refresh token be presented again
+	// for this long without revoking its family, so two concurrent refreshes from
+	// one app do not log the user out. Default 0 (strict); at most 1m.
+	RefreshReuseGrace Duration `yaml:"refresh_reuse_grace"`
+	// DefaultAudience is the aud of access tokens for clients without their own
+	// audience. Default [http://127.0.0.1:9095], the sample API.
+	DefaultAudience []string `yaml:"default_audience"`
+}
+
+// Sessions configures the browser login session.
+type Sessions struct {
+	TTL Duration `yaml:"ttl"` // default 12h
+}
+
+// Passwords are the argon2id parameters for user passwords. The defaults
+// (19 MiB, 2 passes, 1 lane) are the OWASP Password Storage Cheat Sheet's
+// minimum for argon2id, within RFC 9106 §4's recommendations.
+type Passwords struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`  // default 19456
+	Iterations  uint32 `yaml:"iterations"`  // default 2
+	Parallelism uint8  `yaml:"parallelism"` // default 1
+}
+
+// Client is an OAuth 2.0 client registration.
+type Client struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"` // default: ID
+	// Secret in the clear; absent (and no SecretHash) makes a public client,
+	// which must use PKCE.
+	Secret string `yaml:"secret,omitempty"`
+	// SecretHash is the hex SHA-256 of the secret, so a config file need not
+	// hold the secret itself. Mutually exclusive with Secret.
+	SecretHash             string   `yaml:"secret_hash,omitempty"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris,omitempty"`
+	// GrantTypes default [authorization_code]. Allowed: authorization_code,
+	// refresh_token, password, client_credentials.
+	GrantTypes []string `yaml:"grant_types"`
+	Scopes     []string `yaml:"scopes"` // default [openid, profile, email]
+	// Audience is the aud of this client's access tokens; empty means
+	// tokens.default_audience.
+	Audience    []string `yaml:"audience,omitempty"`
+	SkipConsent bool     `yaml:"skip_consent"`
+	// IDTokenSignedResponseAlg (OIDC Dynamic Client Registration §2); empty
+	// means signing.id_token_algorithm.
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg,omitempty"`
+}
+
+// Public reports whether the client has no credentials of its own.
+func (c Client) Public() bool { return c.Secret == "" && c.SecretHash == "" }
+
+// User is a seeded user account. Exactly one of Password and PasswordHash is set.
+type User struct {
+	Username      string `yaml:"username"`
+	Password      string `yaml:"password,omitempty"`
+	PasswordHash  string `yaml:"password_hash,omitempty"`
+	Email         string `yaml:"email,omitempty"`
+	EmailVerified bool   `yaml:"email_verified"`
+	Name          string `yaml:"name"`
+}
+
+// Environment variables that override the file. AUTHSERVER_CONFIG is read by
+// Path, not by Load.
+const (
+	EnvConfig        = "AUTHSERVER_CONFIG"
+	EnvListen        = "AUTHSERVER_LISTEN"
+	EnvIssuer        = "AUTHSERVER_ISSUER"
+	EnvStorageDriver = "AUTHSERVER_STORAGE_DRIVER"
+	EnvStorageDSN    = "AUTHSERVER_STORAGE_DSN"
+)
+
+// Defaults that are not derived from other fields.
+const (
+	DefaultListen     = "127.0.0.1:9096"
+	DefaultIssuer     = "http://127.0.0.1:9096"
+	DefaultDriver     = "sqlite"
+	DefaultSQLiteDSN  = "./data/authserver.db"
+	DefaultIDTokenAlg = "RS256"
+	defaultDataDir    = "./data"
+	kekFileName       = "key-encryption-key"
+)
+
+//go:embed authserver.yaml
+var exampleYAML []byte
+
+// Example returns the embedded authserver.yaml: the demo configuration and the
+// documented example, for a `print the example config` command.
+func Example() []byte { return append([]byte(nil), exampleYAML...) }
+
+// Default returns the demo configuration used when no file is given: the
+// embedded authserver.yaml with defaults applied. Every call returns a fresh
+// value, so callers may modify it.
+func Default() Config {
+	c, err := Parse(exampleYAML)
+	if err != nil {
+		// A test decodes the embedded file, so this is a build defect.
+		panic("config: embedded authserver.yaml: " + err.Error())
+	}
+	c.ApplyDefaults()
+	return c
+}
+
+// Path chooses the configuration file: the --config flag value, else
+// $AUTHSERVER_CONFIG, else "" (the embedded demo configuration).
+func Path(flagValue string, getenv func(string) string) string {
+	if flagValue != "" || getenv == nil {
+		return flagValue
+	}
+	return getenv(EnvConfig)
+}
+
+// Load reads the file at path (or the embedded demo configuration when path is
+// ""), decodes it strictly, applies the environment overrides read through
+// getenv, fills defaults and validates. getenv is normally os.Getenv; nil means
+// no overrides, which keeps tests independent of the process environment.
+//
+// Overrides are applied before defaults rather than after: an override only
+// replaces a value, so the outcome is the same, except that derived defaults
+// (the issuer from listen, the sqlite DSN for the driver) follow the override.
+//
+// Problems in the file or its values are returned as a *ValidationError.
+func Load(path string, getenv func(string) string) (Config, error) {
+	data := exampleYAML
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		data = b
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, err
+	}
+	c.ApplyEnv(getenv)
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// ApplyEnv replaces fields with the non-empty AUTHSERVER_* variables that
+// getenv returns. A nil getenv does nothing.
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	for _, o := range []struct {
+		name string
+		dst  *string
+	}{
+		{EnvListen, &c.Listen},
+		{EnvIssuer, &c.Issuer},
+		{EnvStorageDriver, &c.Storage.Driver},
+		{EnvStorageDSN, &c.Storage.DSN},
+	} {
+		if v := getenv(o.name); v != "" {
+			*o.dst = v
+		}
+	}
+}
+
+// ApplyDefaults fills every zero field that has a default. It never overwrites
+// a value that is set, so it is safe to call more than once; a value set to
+// zero explicitly (for example access_token_ttl: 0s) therefore gets the default.
+func (c *Config) ApplyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Issuer == "" {
+		c.Issuer = issuerFor(c.Listen)
+	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = DefaultDriver
+	}
+	if c.Storage.DSN == "" && c.Storage.Driver == "sqlite" {
+		c.Storage.DSN = DefaultSQLiteDSN
+	}
+
+	if len(c.Signing.Algorithms) == 0 {
+		c.Signing.Algorithms = []string{"ES256", "RS256"}
+	}
+	if c.Signing.IDTokenAlgorithm == "" {
+		c.Signing.IDTokenAlgorithm = DefaultIDTokenAlg
+	}
+
+	t := &c.Tokens
+	setDuration(&t.AccessTokenTTL, 15*time.Minute)
+	setDuration(&t.IDTokenTTL, 15*time.Minute)
+	setDuration(&t.AuthCodeTTL, 60*time.Second)
+	setDuration(&t.RefreshTokenTTL, 720*time.Hour)
+	setDuration(&t.RefreshIdleTTL, 168*time.Hour)
+	// RefreshReuseGrace: zero is the default.
+	if len(t.DefaultAudience) == 0 {
+		t.DefaultAudience = []string{"http://127.0.0.1:9095"}
+	}
+	setDuration(&c.Sessions.TTL, 12*time.Hour)
+
+	if c.Passwords.MemoryKiB == 0 {
+		c.Passwords.MemoryKiB = 19456
+	}
+	if c.Passwords.Iterations == 0 {
+		c.Passwords.Iterations = 2
+	}
+	if c.Passwords.Parallelism == 0 {
+		c.Passwords.Parallelism = 1
+	}
+
+	for i := range c.Clients {
+		cl := &c.Clients[i]
+		if cl.Name == "" {
+			cl.Name = cl.ID
+		}
+		if len(cl.GrantTypes) == 0 {
+			cl.GrantTypes = []string{GrantAuthorizationCode}
+		}
+		if len(cl.Scopes) == 0 {
+			cl.Scopes = []string{"openid", "profile", "email"}
+		}
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+// issuerFor derives the default issuer from the listen address. Wildcard hosts
+// become 127.0.0.1 because a browser on this machine reaches them there. A
+// non-loopback host yields an http issuer that Validate refuses, which is the
+// point: such a deployment must name its public https issuer.
+func issuerFor(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return DefaultIssuer
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// KEKFile is the key-encryption-key file: signing.key_encryption_key_file if
+// set, else "key-encryption-key" next to the sqlite database, else
+// ./data/key-encryption-key (postgres, or an in-memory sqlite database).
+func (c Config) KEKFile() string {
+	if c.Signing.KeyEncryptionKeyFile != "" {
+		return c.Signing.KeyEncryptionKeyFile
+	}
+	dir := defaultDataDir
+	if p := sqliteFile(c.Storage); p != "" {
+		dir = filepath.Dir(p)
+	}
+	return filepath.Join(dir, kekFileName)
+}
+
+// sqliteFile returns the database file named by a sqlite DSN, or "" when there
+// is none. modernc.org/sqlite accepts both a plain path and a "file:" URI with
+// query parameters.
+func sqliteFile(s Storage) string {
+	if s.Driver != "" && s.Driver != "sqlite" {
+		return ""
+	}
+	dsn := s.DSN
+	if strings.HasPrefix(dsn, "file:") {
+		dsn = strings.TrimPrefix(dsn, "file:")
+		dsn, _, _ = strings.Cut(dsn, "?")
+	}
+	if dsn == "" || dsn == ":memory:" || strings.Contains(s.DSN, "mode=memory") {
+		return ""
+	}
+	return dsn
+}

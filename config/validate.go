@@ -1,0 +1,314 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Grant types a client may list (RFC 6749 §4, §6).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Allowed values. They are unexported so that no importer can widen them at
+// run time; algorithms are the JWS algorithms the keys package can sign with.
+var (
+	grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials}
+	algorithms = []string{"ES256", "RS256", "EdDSA"}
+	drivers    = []string{"sqlite", "postgres"}
+)
+
+const (
+	maxAuthCodeTTL       = 10 * time.Minute // RFC 6749 §4.1.2
+	maxRefreshReuseGrace = time.Minute
+)
+
+// problems collects Validate's findings.
+type problems []Problem
+
+func (ps *problems) add(field, format string, args ...any) {
+	*ps = append(*ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks the configuration as the server will use it (normally after
+// ApplyDefaults) and returns a *ValidationError listing every problem, each
+// with its field path, or nil.
+func (c Config) Validate() error {
+	var ps problems
+	c.validateServer(&ps)
+	c.validateSigning(&ps)
+	c.validateLifetimes(&ps)
+	for i, cl := range c.Clients {
+		c.validateClient(&ps, i, cl)
+	}
+	validateUsers(&ps, c.Users)
+	if len(ps) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: ps}
+}
+
+func (c Config) validateServer(ps *problems) {
+	if msg := issuerProblem(c.Issuer); msg != "" {
+		ps.add("issuer", "%s", msg)
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		ps.add("listen", "%q is not host:port (for example 127.0.0.1:9096, or :9096 for every interface)", c.Listen)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		ps.add("listen", "port %q of %q must be a number from 0 to 65535", port, c.Listen)
+	}
+
+	if !slices.Contains(drivers, c.Storage.Driver) {
+		ps.add("storage.driver", "unknown driver %q (allowed: %s)", c.Storage.Driver, strings.Join(drivers, ", "))
+	} else if c.Storage.DSN == "" { // for an unknown driver, an empty dsn is noise
+		ps.add("storage.dsn", "is empty; for postgres use e.g. postgres://user@127.0.0.1:5432/authserver?sslmode=disable")
+	}
+}
+
+// issuerProblem applies OIDC Core §2 / RFC 8414 §2: an https URL with no query
+// or fragment. Plain http is allowed on loopback so the demo runs without
+// certificates; elsewhere it would expose tokens on the wire.
+func issuerProblem(issuer string) string {
+	u, err := url.Parse(issuer)
+	switch {
+	case issuer == "":
+		return "is empty"
+	case err != nil:
+		return fmt.Sprintf("%q is not a URL: %v", issuer, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%q must be an absolute http or https URL", issuer)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Sprintf("%q has no host", issuer)
+	case u.User != nil:
+		return fmt.Sprintf("%q must not contain user information", issuer)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Sprintf("%q must not have a query", issuer)
+	case u.Fragment != "" || strings.Contains(issuer, "#"):
+		return fmt.Sprintf("%q must not have a fragment", issuer)
+	case strings.HasSuffix(u.Path, "/"):
+		// Relying parties compare the issuer byte for byte and append
+		// /.well-known/... to it; a trailing slash breaks one or the other.
+		return fmt.Sprintf("%q must not end with a slash", issuer)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return fmt.Sprintf("%q uses http on host %q: http is allowed only for loopback hosts (127.0.0.1, localhost, ::1); use https", issuer, u.Hostname())
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c Config) validateSigning(ps *problems) {
+	s := c.Signing
+	if len(s.Algorithms) == 0 {
+		ps.add("signing.algorithms", "is empty (allowed: %s)", strings.Join(algorithms, ", "))
+	}
+	for i, alg := range s.Algorithms {
+		field := fmt.Sprintf("signing.algorithms[%d]", i)
+		switch {
+		case !slices.Contains(algorithms, alg):
+			ps.add(field, "unknown algorithm %q (allowed: %s)", alg, strings.Join(algorithms, ", "))
+		case slices.Index(s.Algorithms, alg) < i:
+			ps.add(field, "%s is listed twice", alg)
+		}
+	}
+	if !slices.Contains(s.Algorithms, s.IDTokenAlgorithm) {
+		ps.add("signing.id_token_algorithm", "%q is not one of signing.algorithms [%s]; add it there or choose another (RS256 is the default because OIDC requires every provider to support it)",
+			s.IDTokenAlgorithm, strings.Join(s.Algorithms, ", "))
+	}
+}
+
+func (c Config) validateLifetimes(ps *problems) {
+	for _, d := range []struct {
+		field string
+		v     Duration
+	}{
+		{"tokens.access_token_ttl", c.Tokens.AccessTokenTTL},
+		{"tokens.id_token_ttl", c.Tokens.IDTokenTTL},
+		{"tokens.auth_code_ttl", c.Tokens.AuthCodeTTL},
+		{"tokens.refresh_token_ttl", c.Tokens.RefreshTokenTTL},
+		{"tokens.refresh_idle_ttl", c.Tokens.RefreshIdleTTL},
+		{"sessions.ttl", c.Sessions.TTL},
+	} {
+		if d.v <= 0 {
+			ps.add(d.field, "must be positive, got %s", d.v)
+		}
+	}
+	if c.Tokens.AuthCodeTTL.Std() > maxAuthCodeTTL {
+		ps.add("tokens.auth_code_ttl", "%s is longer than the 10m maximum of RFC 6749 §4.1.2", c.Tokens.AuthCodeTTL)
+	}
+	if g := c.Tokens.RefreshReuseGrace.Std(); g < 0 || g > maxRefreshReuseGrace {
+		ps.add("tokens.refresh_reuse_grace", "%s must be between 0s and 1m: it only needs to cover concurrent refreshes, and a longer window lets a stolen token be replayed", g)
+	}
+	if len(c.Tokens.DefaultAudience) == 0 {
+		ps.add("tokens.default_audience", "is empty")
+	}
+	for i, a := range c.Tokens.DefaultAudience {
+		if strings.TrimSpace(a) == "" {
+			ps.add(fmt.Sprintf("tokens.default_audience[%d]", i), "is empty")
+		}
+	}
+
+	p := c.Passwords
+	if p.MemoryKiB == 0 {
+		ps.add("passwords.memory_kib", "must be positive")
+	} else if p.Parallelism > 0 && p.MemoryKiB < 8*uint32(p.Parallelism) {
+		// RFC 9106 §3.1: memory must be at least 8 KiB per lane.
+		ps.add("passwords.memory_kib", "%d is below the argon2 minimum of 8 KiB per lane (%d)", p.MemoryKiB, 8*uint32(p.Parallelism))
+	}
+	if p.Iterations == 0 {
+		ps.add("passwords.iterations", "must be positive")
+	}
+	if p.Parallelism == 0 {
+		ps.add("passwords.parallelism", "must be positive")
+	}
+}
+
+func (c Config) validateClient(ps *problems, i int, cl Client) {
+	at := func(field string) string { return fmt.Sprintf("clients[%d].%s", i, field) }
+
+	switch {
+	case strings.TrimSpace(cl.ID) == "":
+		ps.add(at("id"), "is empty")
+	case slices.IndexFunc(c.Clients[:i], func(o Client) bool { return o.ID == cl.ID }) >= 0:
+		ps.add(at("id"), "%q is used by more than one client", cl.ID)
+	}
+
+	if cl.Secret != "" && cl.SecretHash != "" {
+		ps.add(at("secret_hash"), "set either secret or secret_hash, not both")
+	}
+	if cl.SecretHash != "" {
+		if b, err := hex.DecodeString(cl.SecretHash); err != nil || len(b) != 32 {
+			ps.add(at("secret_hash"), "must be the SHA-256 of the secret as 64 hex characters")
+		}
+	}
+
+	grants := cl.GrantTypes
+	for j, g := range grants {
+		field := fmt.Sprintf("%s[%d]", at("grant_types"), j)
+		switch {
+		case g == "implicit":
+			ps.add(field, "the implicit grant is not supported (RFC 9700 §2.1.2): use authorization_code with PKCE")
+		case !slices.Contains(grantTypes, g):
+			ps.add(field, "unknown grant type %q (allowed: %s)", g, strings.Join(grantTypes, ", "))
+		case g == GrantClientCredentials && cl.Public():
+			ps.add(field, "client_credentials needs a client secret: a public client cannot authenticate (RFC 6749 §4.4)")
+		}
+	}
+
+	if slices.Contains(grants, GrantAuthorizationCode) && len(cl.RedirectURIs) == 0 {
+		ps.add(at("redirect_uris"), "is empty, but the authorization_code grant redirects back to the client")
+	}
+	for j, u := range cl.RedirectURIs {
+		if msg := redirectURIProblem(u); msg != "" {
+			ps.add(fmt.Sprintf("%s[%d]", at("redirect_uris"), j), "%s", msg)
+		}
+	}
+	for j, u := range cl.PostLogoutRedirectURIs {
+		if msg := redirectURIProblem(u); msg != "" {
+			ps.add(fmt.Sprintf("%s[%d]", at("post_logout_redirect_uris"), j), "%s", msg)
+		}
+	}
+
+	for j, s := range cl.Scopes {
+		if !validScopeToken(s) {
+			ps.add(fmt.Sprintf("%s[%d]", at("scopes"), j), "%q is not a scope token (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)", s)
+		}
+	}
+	for j, a := range cl.Audience {
+		if strings.TrimSpace(a) == "" {
+			ps.add(fmt.Sprintf("%s[%d]", at("audience"), j), "is empty")
+		}
+	}
+	if alg := cl.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(c.Signing.Algorithms, alg) {
+		ps.add(at("id_token_signed_response_alg"), "%q is not one of signing.algorithms [%s]", alg, strings.Join(c.Signing.Algorithms, ", "))
+	}
+}
+
+// redirectURIProblem applies RFC 6749 §3.1.2 (absolute, no fragment), RFC 9700
+// §4.1 (exact match, so no wildcards) and RFC 8252 (native apps: loopback http
+// or a private-use scheme such as com.example.app:/cb).
+func redirectURIProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return "is empty"
+	case err != nil:
+		return fmt.Sprintf("%q is not a URL: %v", raw, err)
+	case u.Scheme == "":
+		return fmt.Sprintf("%q is not absolute: it needs a scheme such as https://", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Sprintf("%q has a fragment, which RFC 6749 §3.1.2 forbids", raw)
+	case strings.Contains(raw, "*"):
+		return fmt.Sprintf("%q contains a wildcard: redirect URIs are compared exactly, list each one", raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "data", "vbscript", "file":
+		return fmt.Sprintf("%q uses the %s: scheme, which would run or read content instead of returning to the client", raw, u.Scheme)
+	case "http":
+		if u.Hostname() == "" {
+			return fmt.Sprintf("%q has no host", raw)
+		}
+		if !isLoopback(u.Hostname()) {
+			return fmt.Sprintf("%q uses http on host %q: http is allowed only for loopback hosts (127.0.0.1, localhost, ::1); use https", raw, u.Hostname())
+		}
+	case "https":
+		if u.Hostname() == "" {
+			return fmt.Sprintf("%q has no host", raw)
+		}
+	}
+	return ""
+}
+
+// validScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func validateUsers(ps *problems, users []User) {
+	for i, u := range users {
+		at := func(field string) string { return fmt.Sprintf("users[%d].%s", i, field) }
+		switch {
+		case strings.TrimSpace(u.Username) == "":
+			ps.add(at("username"), "is empty")
+		case slices.IndexFunc(users[:i], func(o User) bool { return o.Username == u.Username }) >= 0:
+			ps.add(at("username"), "%q is used by more than one user", u.Username)
+		}
+		switch {
+		case u.Password != "" && u.PasswordHash != "":
+			ps.add(at("password"), "set either password or password_hash, not both")
+		case u.Password == "" && u.PasswordHash == "":
+			ps.add(at("password"), "set password or password_hash")
+		}
+		if u.Email != "" {
+			if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email {
+				ps.add(at("email"), "%q is not an email address", u.Email)
+			}
+		}
+	}
+}
