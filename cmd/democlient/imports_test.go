@@ -1,0 +1,33 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestImportsOnlyClientLibraries keeps the demo honest: it must work with the
+// provider over HTTP alone, so it may import nothing of this module.
+func TestImportsOnlyClientLibraries(t *testing.T) {
+	allowed := map[string]bool{"golang.org/x/oauth2": true, "github.com/coreos/go-oidc/v3/oidc": true}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			std := !strings.Contains(strings.Split(path, "/")[0], ".")
+			if !std && !allowed[path] {
+				t.Errorf("%s imports %s; only the standard library, x/oauth2 and go-oidc are allowed", name, path)
+			}
+		}
+	}
+}

@@ -1,0 +1,23 @@
+// Command democlient is a small web app that signs a user in at the provider
+// with the authorization code flow and PKCE, shows the verified ID token and
+// calls the sample API; "democlient password" does the same from a terminal
+// with the password grant.
+//
+// It imports only the standard library, golang.org/x/oauth2 and
+// github.com/coreos/go-oidc/v3, never a package of this module: it proves
+// that the provider works for a third-party app over HTTP alone.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

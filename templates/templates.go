@@ -1,0 +1,351 @@
+// Package templates owns the HTML pages of the provider: login, consent,
+// error, logout confirmation and logged-out, plus their stylesheet and logo.
+//
+// Pages are html/template files embedded in the binary; an operator may
+// replace any of them, and the logo, from a directory. The pages need no
+// JavaScript and load no external asset, which lets Render send a strict
+// Content-Security-Policy.
+//
+// The form field names are a fixed contract that scripts and browser tests
+// drive (see DESIGN.md); change them only together with those.
+//
+// This package is a leaf: it imports only the standard library and must not
+// import any other package of this module.
+package templates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Field is one hidden form input carried through a page.
+type Field struct{ Name, Value string }
+
+// Scope is a requested scope: its protocol name and what it means in words.
+type Scope struct{ Name, Description string }
+
+// Login is the data of the login page.
+type Login struct {
+	ClientName, Username, Error, CSRFToken, Action string
+	Hidden                                         []Field
+}
+
+// Consent is the data of the consent page.
+type Consent struct {
+	ClientName, Username, NotYouURL, CSRFToken, Action string
+	Scopes                                             []Scope
+	Hidden                                             []Field
+}
+
+// Error is the data of the error page: what went wrong and what to do.
+type Error struct{ Title, Message, Hint string }
+
+// LogoutConfirm is the data of the page that asks before an RP-initiated logout.
+type LogoutConfirm struct {
+	ClientName, CSRFToken, Action string
+	Hidden                        []Field
+}
+
+// LoggedOut is the data of the page shown after logout.
+type LoggedOut struct{ ReturnURL string }
+
+// StaticPrefix is the path under which AssetHandler expects to be mounted.
+const StaticPrefix = "/static/"
+
+// pageFiles maps each data type to the file that renders it; the file names
+// are also the names an operator uses in the override directory.
+var pageFiles = map[reflect.Type]string{
+	reflect.TypeFor[Login]():         "login.html",
+	reflect.TypeFor[Consent]():       "consent.html",
+	reflect.TypeFor[Error]():         "error.html",
+	reflect.TypeFor[LogoutConfirm](): "logout.html",
+	reflect.TypeFor[LoggedOut]():     "logged_out.html",
+}
+
+// samples fill every field so that Load can execute each page once and report
+// an override that refers to a missing field at start-up, not at a user's login.
+var samples = map[string]any{
+	"login.html": Login{ClientName: "Example", Username: "alice", Error: "Wrong username or password.",
+		CSRFToken: "csrf", Action: "/login", Hidden: []Field{{"k", "v"}}},
+	"consent.html": Consent{ClientName: "Example", Username: "alice", NotYouURL: "/logout", CSRFToken: "csrf",
+		Action: "/consent", Scopes: []Scope{{"openid", ScopeDescription("openid")}}, Hidden: []Field{{"k", "v"}}},
+	"error.html":      Error{Title: "Error", Message: "message", Hint: "hint"},
+	"logout.html":     LogoutConfirm{ClientName: "Example", CSRFToken: "csrf", Action: "/logout", Hidden: []Field{{"k", "v"}}},
+	"logged_out.html": LoggedOut{ReturnURL: "https://client.example/"},
+}
+
+//go:embed pages/*.html static/style.css static/logo.svg
+var embedded embed.FS
+
+// asset is a static file served under a content-hash name.
+type asset struct {
+	name        string // e.g. style.3f2a9c1b0d4e5f60.css
+	contentType string
+	body        []byte
+}
+
+// Pages holds the parsed pages and their assets. It is safe for concurrent use.
+type Pages struct {
+	pages  map[string]*template.Template
+	assets map[string]asset // keyed by hashed name
+	cssURL string
+	logo   string
+}
+
+// Load parses the embedded templates; a non-empty overrideDir replaces any page
+// (login.html, consent.html, error.html, logout.html, logged_out.html) and
+// logo.svg found there. A missing overrideDir is an error, since a typo in the
+// operator's configuration should not silently fall back to the defaults.
+func Load(overrideDir string) (*Pages, error) {
+	if overrideDir != "" {
+		st, err := os.Stat(overrideDir)
+		if err != nil {
+			return nil, fmt.Errorf("templates: override directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("templates: override directory %s is not a directory", overrideDir)
+		}
+	}
+	// read returns the override file if there is one, else the embedded
+	// file. An empty name means the file cannot be overridden.
+	read := func(embeddedPath, name string) ([]byte, string, error) {
+		if overrideDir != "" && name != "" {
+			p := filepath.Join(overrideDir, name)
+			b, err := os.ReadFile(p)
+			if err == nil {
+				return b, p, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, "", fmt.Errorf("templates: %w", err)
+			}
+		}
+		b, err := embedded.ReadFile(embeddedPath)
+		return b, embeddedPath, err
+	}
+
+	p := &Pages{pages: map[string]*template.Template{}, assets: map[string]asset{}}
+	css, _, err := read("static/style.css", "")
+	if err != nil {
+		return nil, err
+	}
+	p.cssURL = StaticPrefix + p.addAsset("style", ".css", "text/css; charset=utf-8", css)
+	logo, logoPath, err := read("static/logo.svg", "logo.svg")
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(logo)) == 0 {
+		return nil, fmt.Errorf("templates: %s is empty", logoPath)
+	}
+	p.logo = StaticPrefix + p.addAsset("logo", ".svg", "image/svg+xml", logo)
+
+	funcs := template.FuncMap{
+		"stylesheet": func() string { return p.cssURL },
+		"logo":       func() string { return p.logo },
+		"describe":   ScopeDescription,
+	}
+	layout, err := embedded.ReadFile("pages/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	base, err := template.New("layout.html").Funcs(funcs).Parse(string(layout))
+	if err != nil {
+		return nil, fmt.Errorf("templates: pages/layout.html: %w", err)
+	}
+	for _, name := range pageFiles {
+		src, srcPath, err := read("pages/"+name, name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := base.Clone()
+		if err == nil {
+			t, err = t.New(name).Parse(string(src))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", srcPath, err)
+		}
+		if err := t.Execute(io.Discard, samples[name]); err != nil {
+			return nil, fmt.Errorf("templates: %s does not render: %w", srcPath, err)
+		}
+		p.pages[name] = t
+	}
+	return p, nil
+}
+
+// addAsset registers body under a name derived from its content, so a changed
+// file gets a new URL and the old one can be cached forever.
+func (p *Pages) addAsset(stem, ext, contentType string, body []byte) string {
+	sum := sha256.Sum256(body)
+	name := stem + "." + hex.EncodeToString(sum[:8]) + ext
+	p.assets[name] = asset{name: name, contentType: contentType, body: body}
+	return name
+}
+
+// StylesheetURL is the path of the stylesheet, e.g. /static/style.3f2a9c1b0d4e5f60.css.
+func (p *Pages) StylesheetURL() string { return p.cssURL }
+
+// LogoURL is the path of the logo, e.g. /static/logo.0a1b2c3d4e5f6071.svg.
+func (p *Pages) LogoURL() string { return p.logo }
+
+// AssetHandler serves the stylesheet and the logo under their hash-based names
+// with long-lived immutable caching. Mount it at StaticPrefix; it also accepts
+// requests whose prefix was already stripped.
+func (p *Pages) AssetHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, StaticPrefix), "/")
+		a, ok := p.assets[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("ETag", `"`+a.name+`"`)
+		h.Set("X-Content-Type-Options", "nosniff")
+		// An operator's SVG opened directly must not run script in our origin.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	})
+}
+
+// Render writes the page for data (one of Login, Consent, Error,
+// LogoutConfirm, LoggedOut, or a pointer to one) with the status code and the
+// security headers. It renders into a buffer first, so a template error
+// returns before anything is written and the caller can still answer.
+//
+// The form-action directive allows 'self' plus the origin of any
+// redirect_uri or post_logout_redirect_uri among the hidden fields, because
+// browsers apply form-action to the redirects that follow a form submission
+// (posting consent ends in a redirect to the client). Use
+// RenderAllowingRedirects when those URIs are not carried in the form.
+func (p *Pages) Render(w http.ResponseWriter, status int, data any) error {
+	return p.RenderAllowingRedirects(w, status, data)
+}
+
+// RenderAllowingRedirects is Render with additional URLs whose origins the
+// page's form answer may redirect to, such as a client's registered
+// redirect_uri. Pass only URIs that were validated against the client's
+// registration. URLs that are not absolute http(s) URLs are ignored.
+func (p *Pages) RenderAllowingRedirects(w http.ResponseWriter, status int, data any, redirectURIs ...string) error {
+	t := reflect.TypeOf(data)
+	v := reflect.ValueOf(data)
+	if t != nil && t.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return fmt.Errorf("templates: nil %s", t)
+		}
+		t, v = t.Elem(), v.Elem()
+	}
+	name, ok := pageFiles[t]
+	if !ok {
+		return fmt.Errorf("templates: no page for data of type %v", reflect.TypeOf(data))
+	}
+	var buf bytes.Buffer
+	if err := p.pages[name].Execute(&buf, v.Interface()); err != nil {
+		return fmt.Errorf("templates: %s: %w", name, err)
+	}
+	targets := append(formTargets(v.Interface()), redirectURIs...)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Security-Policy", contentSecurityPolicy(targets))
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// formTargets lists the URLs a page's form may end up at besides 'self'.
+func formTargets(data any) []string {
+	var action string
+	var hidden []Field
+	switch d := data.(type) {
+	case Login:
+		action, hidden = d.Action, d.Hidden
+	case Consent:
+		action, hidden = d.Action, d.Hidden
+	case LogoutConfirm:
+		action, hidden = d.Action, d.Hidden
+	}
+	out := []string{action}
+	for _, f := range hidden {
+		if f.Name == "redirect_uri" || f.Name == "post_logout_redirect_uri" {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// contentSecurityPolicy builds the page policy: nothing but our own
+// stylesheet and images, no framing, and forms that go only to us or to the
+// listed origins.
+func contentSecurityPolicy(targets []string) string {
+	formAction := []string{"'self'"}
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if o, ok := origin(t); ok && !seen[o] {
+			seen[o] = true
+			formAction = append(formAction, o)
+		}
+	}
+	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " +
+		strings.Join(formAction, " ") + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// origin returns scheme://host[:port] of an absolute http(s) URL. It refuses
+// anything with characters that could end a CSP source expression, since the
+// URL may come from a request parameter.
+func origin(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
+	}
+	host := strings.ToLower(u.Host)
+	for _, c := range host {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)
+		if !ok {
+			return "", false
+		}
+	}
+	return u.Scheme + "://" + host, true
+}
+
+// scopeDescriptions are the scopes this server knows, in words a user understands.
+var scopeDescriptions = map[string]string{
+	"openid":         "Confirm your identity",
+	"profile":        "Your name",
+	"email":          "Your email address",
+	"offline_access": "Stay signed in (keep access when you are away)",
+	"api.read":       "Read your data in the sample API",
+	"api.write":      "Change your data in the sample API",
+}
+
+// ScopeDescription describes a scope in words for the consent page; an
+// unknown scope is described by its name.
+func ScopeDescription(name string) string {
+	if d, ok := scopeDescriptions[name]; ok {
+		return d
+	}
+	return name
+}
