@@ -1,0 +1,25 @@
+package resource_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImports enforces the package contract: a resource server depends on
+// the standard library and go-jose only, never on the provider's code.
+func TestImports(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not found")
+	}
+	out, err := exec.Command(goTool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if pkg != "github.com/authserver-dev/authserver/resource" && !strings.HasPrefix(pkg, "github.com/go-jose/go-jose/v4") {
+			t.Errorf("resource depends on %s", pkg)
+		}
+	}
+}
