@@ -58,8 +58,35 @@ var t0 = time.Date(2030, 5, 17, 9, 30, 0, 123456000, time.UTC)
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
-// concurrency is how many goroutines race for one single-use record.
-const concurrency = 16
+// concurrency is how many goroutines race for one single-use record, and
+// raceRounds how many records they race for: a check-then-act bug loses only
+// some races, so one round would let it pass now and then.
+const (
+	concurrency = 16
+	raceRounds  = 20
+)
+
+// oneWinner checks that exactly one of a race's calls succeeded and every
+// other one got storage.ErrAlreadyUsed, and returns the winner's index.
+func oneWinner(t *testing.T, round int, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Fatalf("round %d: goroutines %d and %d both won", round, winner, i)
+			}
+			winner = i
+		case !errors.Is(err, storage.ErrAlreadyUsed):
+			t.Fatalf("round %d: goroutine %d: %v, want nil or ErrAlreadyUsed", round, i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("round %d: nobody won", round)
+	}
+	return winner
+}
 
 // race runs f(0..n-1) at once, released together, and returns their errors.
 func race(n int, f func(i int) error) []error {
@@ -404,33 +431,21 @@ var authCodeCases = []testCase{
 		mustErr(t, "create again", s.CreateAuthCode(t.Context(), c), storage.ErrConflict)
 	}},
 	{"ConcurrentConsumeHasOneWinner", func(t *testing.T, s storage.Store) {
-		c := authCode("code-1", at(time.Minute))
-		mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
-		results := make([]storage.AuthCode, concurrency)
-		errs := race(concurrency, func(i int) error {
-			var err error
-			results[i], err = s.ConsumeAuthCode(t.Context(), c.CodeHash, fmt.Sprintf("family-%d", i), at(time.Second))
-			return err
-		})
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				if winner >= 0 {
-					t.Fatalf("goroutines %d and %d both consumed the code", winner, i)
+		for round := range raceRounds {
+			c := authCode(fmt.Sprintf("code-%d", round), at(time.Minute))
+			mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
+			results := make([]storage.AuthCode, concurrency)
+			errs := race(concurrency, func(i int) error {
+				var err error
+				results[i], err = s.ConsumeAuthCode(t.Context(), c.CodeHash, fmt.Sprintf("family-%d", i), at(time.Second))
+				return err
+			})
+			winner := oneWinner(t, round, errs)
+			wantFamily := fmt.Sprintf("family-%d", winner)
+			for i, r := range results {
+				if r.FamilyID != wantFamily {
+					t.Errorf("round %d: goroutine %d sees family %q, want the winner's %q", round, i, r.FamilyID, wantFamily)
 				}
-				winner = i
-			case !errors.Is(err, storage.ErrAlreadyUsed):
-				t.Fatalf("goroutine %d: %v, want nil or ErrAlreadyUsed", i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatalf("no goroutine consumed the code")
-		}
-		wantFamily := fmt.Sprintf("family-%d", winner)
-		for i, r := range results {
-			if r.FamilyID != wantFamily {
-				t.Errorf("goroutine %d sees family %q, want the winner's %q", i, r.FamilyID, wantFamily)
 			}
 		}
 	}},
@@ -599,34 +614,23 @@ var refreshTokenCases = []testCase{
 		mustEqual(t, "old token after a failed rotation", got, old)
 	}},
 	{"ConcurrentRotateHasOneWinner", func(t *testing.T, s storage.Store) {
-		old := refreshToken("rt-0", "F")
-		mustOK(t, "create", s.CreateRefreshToken(t.Context(), old))
-		next := func(i int) storage.RefreshToken { return refreshToken(fmt.Sprintf("rt-next-%d", i), "F") }
-		errs := race(concurrency, func(i int) error {
-			_, err := s.RotateRefreshToken(t.Context(), old.TokenHash, next(i), at(time.Second))
-			return err
-		})
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				if winner >= 0 {
-					t.Fatalf("goroutines %d and %d both rotated the token", winner, i)
+		for round := range raceRounds {
+			family := fmt.Sprintf("F%d", round)
+			old := refreshToken("rt-"+family, family)
+			mustOK(t, "create", s.CreateRefreshToken(t.Context(), old))
+			next := func(i int) storage.RefreshToken { return refreshToken(fmt.Sprintf("rt-%s-next-%d", family, i), family) }
+			errs := race(concurrency, func(i int) error {
+				_, err := s.RotateRefreshToken(t.Context(), old.TokenHash, next(i), at(time.Second))
+				return err
+			})
+			winner := oneWinner(t, round, errs)
+			for i := range concurrency {
+				_, err := s.GetRefreshToken(t.Context(), next(i).TokenHash)
+				if i == winner {
+					mustOK(t, "get the winner's token", err)
+				} else if !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("round %d: loser %d's token: error %v, want ErrNotFound", round, i, err)
 				}
-				winner = i
-			case !errors.Is(err, storage.ErrAlreadyUsed):
-				t.Fatalf("goroutine %d: %v, want nil or ErrAlreadyUsed", i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatalf("no goroutine rotated the token")
-		}
-		for i := range concurrency {
-			_, err := s.GetRefreshToken(t.Context(), next(i).TokenHash)
-			if i == winner {
-				mustOK(t, "get the winner's token", err)
-			} else if !errors.Is(err, storage.ErrNotFound) {
-				t.Errorf("loser %d's token: error %v, want ErrNotFound", i, err)
 			}
 		}
 	}},

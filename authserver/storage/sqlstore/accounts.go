@@ -95,13 +95,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]keys.Record, error) {
 
 // InsertSigningKey stores a new key; an existing ID is storage.ErrConflict.
 func (s *Store) InsertSigningKey(ctx context.Context, r keys.Record) error {
-	if _, err := s.w.ExecContext(ctx, s.q.insertSigningKey, signingKeyArgs(r)...); err != nil {
-		if s.d.uniqueViolation(err) {
-			return storage.ErrConflict
-		}
-		return fmt.Errorf("sqlstore: insert signing key: %w", err)
-	}
-	return nil
+	return s.insert(ctx, "insert signing key", s.q.insertSigningKey, signingKeyArgs(r))
 }
 
 // UpdateSigningKey replaces State, ActivatesAt, RetiredAt and ExpiresAt of

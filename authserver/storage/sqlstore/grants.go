@@ -154,6 +154,7 @@ func (s *Store) whyNotSpendable(ctx context.Context, tx *sql.Tx, tokenHash strin
 // keeps the first revoked_at.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Not timeArg: a revocation is recorded even with a zero clock.
 		if _, err := tx.ExecContext(ctx, s.q.revokeFamily, familyID, now.UnixMicro()); err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"io/fs"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -62,6 +64,41 @@ func TestLoadMigrations(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.versions) {
 				t.Fatalf("versions %v, want %v", got, tc.versions)
+			}
+		})
+	}
+}
+
+// TestSQLitePragmas checks that the DSN options reach both pools: WAL is what
+// lets readers run beside the writer, and busy_timeout what makes a second
+// process on the same file wait instead of failing.
+func TestSQLitePragmas(t *testing.T) {
+	s, err := Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		pool   string
+		db     *sql.DB
+		pragma string
+		want   string
+	}{
+		{"writer", s.w, "journal_mode", "wal"},
+		{"writer", s.w, "busy_timeout", "5000"},
+		{"writer", s.w, "foreign_keys", "1"},
+		{"writer", s.w, "synchronous", "1"}, // NORMAL
+		{"reader", s.r, "journal_mode", "wal"},
+		{"reader", s.r, "busy_timeout", "5000"},
+		{"reader", s.r, "query_only", "1"},
+	} {
+		t.Run(tc.pool+"/"+tc.pragma, func(t *testing.T) {
+			var got string
+			if err := tc.db.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
 			}
 		})
 	}
