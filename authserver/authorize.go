@@ -330,7 +330,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzR
 		Error:      msg,
 		CSRFToken:  s.csrfToken(w, r),
 		Action:     pathLogin,
-		Hidden:     hiddenFields(req.params),
+		Hidden:     fieldsOf(req.params, authorizeParams),
 	})
 }
 
@@ -353,7 +353,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *auth
 		CSRFToken:  s.csrfToken(w, r),
 		Action:     pathAuthorize,
 		Scopes:     scopes,
-		Hidden:     hiddenFields(req.params),
+		Hidden:     fieldsOf(req.params, authorizeParams),
 	})
 }
 
@@ -375,9 +375,10 @@ func clientName(c storage.Client) string {
 	return c.ID
 }
 
-func hiddenFields(params url.Values) []templates.Field {
+// fieldsOf turns the named parameters into hidden form fields, in order.
+func fieldsOf(params url.Values, names []string) []templates.Field {
 	var fields []templates.Field
-	for _, name := range authorizeParams {
+	for _, name := range names {
 		if v := params.Get(name); v != "" {
 			fields = append(fields, templates.Field{Name: name, Value: v})
 		}

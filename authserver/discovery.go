@@ -7,25 +7,30 @@ import (
 
 // supportedGrantTypes are the grants this server implements; a client uses
 // the subset it is registered for. Implicit is deliberately absent (RFC 9700 §2.1.2).
-var supportedGrantTypes = []string{"authorization_code", "password"}
+var supportedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials", "password"}
 
 // discoveryDocument is OpenID Connect Discovery 1.0 §3 and RFC 8414 in one:
 // it lists exactly what the server does, so clients never guess.
 func (s *Server) discoveryDocument() ([]byte, error) {
 	doc := map[string]any{
-		"issuer":                                s.cfg.Issuer,
-		"authorization_endpoint":                s.url(pathAuthorize),
-		"token_endpoint":                        s.url(pathToken),
-		"userinfo_endpoint":                     s.url(pathUserinfo),
-		"jwks_uri":                              s.url(pathJWKS),
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 supportedGrantTypes,
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": s.keys.Algorithms(),
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"issuer":                 s.cfg.Issuer,
+		"authorization_endpoint": s.url(pathAuthorize),
+		"token_endpoint":         s.url(pathToken),
+		"userinfo_endpoint":      s.url(pathUserinfo),
+		"jwks_uri":               s.url(pathJWKS),
+		"revocation_endpoint":    s.url(pathRevoke),
+		"introspection_endpoint": s.url(pathIntrospect),
+		"end_session_endpoint":   s.url(pathLogout),
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query"},
+		"grant_types_supported":                         supportedGrantTypes,
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         s.keys.Algorithms(),
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access"},
 		"claims_supported": []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
 			"name", "preferred_username", "email", "email_verified"},
 		"authorization_response_iss_parameter_supported": true,

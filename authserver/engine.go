@@ -247,6 +247,7 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 		subject:  subjectOf(g.client, data.UserID),
 		scope:    ti.GetScope(),
 		authTime: g.authTime,
+		familyID: g.familyID,
 		ttl:      ti.GetAccessExpiresIn(),
 	})
 	if err != nil {

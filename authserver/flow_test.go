@@ -164,6 +164,10 @@ func postToken(t *testing.T, p *authtest.Provider, form url.Values, user, secret
 	return resp.StatusCode, resp.Header, body
 }
 
+func jsonDecode(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
 func assertStatus(t *testing.T, req *http.Request, status int, errCode string) *http.Response {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)

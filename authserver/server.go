@@ -72,13 +72,16 @@ type Server struct {
 
 // Endpoint paths, relative to the issuer. Clients find them via discovery.
 const (
-	pathAuthorize = "/authorize"
-	pathLogin     = "/login"
-	pathToken     = "/token"
-	pathUserinfo  = "/userinfo"
-	pathJWKS      = "/jwks.json"
-	pathDiscovery = "/.well-known/openid-configuration"
-	pathASMeta    = "/.well-known/oauth-authorization-server"
+	pathAuthorize  = "/authorize"
+	pathLogin      = "/login"
+	pathToken      = "/token"
+	pathUserinfo   = "/userinfo"
+	pathRevoke     = "/revoke"
+	pathIntrospect = "/introspect"
+	pathLogout     = "/logout"
+	pathJWKS       = "/jwks.json"
+	pathDiscovery  = "/.well-known/openid-configuration"
+	pathASMeta     = "/.well-known/oauth-authorization-server"
 )
 
 // New builds a Server. It does not start listening.
@@ -141,6 +144,10 @@ func (s *Server) routes() {
 	mux.HandleFunc("POST "+pathToken, s.handleToken)
 	mux.HandleFunc("GET "+pathUserinfo, s.handleUserinfo)
 	mux.HandleFunc("POST "+pathUserinfo, s.handleUserinfo)
+	mux.HandleFunc("POST "+pathRevoke, s.handleRevoke)
+	mux.HandleFunc("POST "+pathIntrospect, s.handleIntrospect)
+	mux.HandleFunc("GET "+pathLogout, s.handleLogout)
+	mux.HandleFunc("POST "+pathLogout, s.handleLogout)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.Handle("GET /static/", s.pages.AssetHandler())
 	s.mux = mux

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
 
@@ -21,6 +22,8 @@ type grantHandler func(s *Server, ctx context.Context, r *http.Request, c storag
 var grants = map[string]grantHandler{
 	"authorization_code": (*Server).grantAuthorizationCode,
 	"password":           (*Server).grantPassword,
+	"refresh_token":      (*Server).grantRefreshToken,
+	"client_credentials": (*Server).grantClientCredentials,
 }
 
 // tokenResponse is RFC 6749 §5.1 plus OIDC's id_token.
@@ -45,17 +48,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // token is the dispatcher: it owns request parsing, client authentication and
 // the grant-type policy once, for every grant.
 func (s *Server) token(r *http.Request) (*tokenResponse, error) {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return nil, errInvalidRequest("the token request must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return nil, errInvalidRequest("the request body could not be parsed")
-	}
-	for name, values := range r.PostForm {
-		if len(values) > 1 {
-			return nil, errInvalidRequest("parameter %s was sent more than once", name)
-		}
+	if err := parseTokenForm(r); err != nil {
+		return nil, err
 	}
 	ctx := r.Context()
 	client, secret, err := s.authenticateClient(ctx, r)
@@ -74,6 +68,24 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 		return nil, errUnauthorizedClient("client %s is not allowed the %s grant", client.ID, gt)
 	}
 	return handle(s, ctx, r, client, secret)
+}
+
+// parseTokenForm reads the body of a request to the token, revocation or
+// introspection endpoint: form-encoded, bounded, no parameter twice (RFC 6749 §3.2).
+func parseTokenForm(r *http.Request) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return errInvalidRequest("the request must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return errInvalidRequest("the request body could not be parsed")
+	}
+	for name, values := range r.PostForm {
+		if len(values) > 1 {
+			return errInvalidRequest("parameter %s was sent more than once", name)
+		}
+	}
+	return nil
 }
 
 // grantAuthorizationCode redeems a code (RFC 6749 §4.1.3, RFC 7636 §4.5).
@@ -99,7 +111,7 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, r *http.Request, c 
 	if err != nil {
 		return nil, engineError(err)
 	}
-	return s.tokenResponse(ctx, g, ti, nil)
+	return s.respond(ctx, g, fromEngine(ti), nil)
 }
 
 // grantPassword is the resource owner password credentials grant (RFC 6749
@@ -136,24 +148,36 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 	if err != nil {
 		return nil, engineError(err)
 	}
-	return s.tokenResponse(ctx, g, ti, &user)
+	return s.respond(ctx, g, fromEngine(ti), &user)
 }
 
-// tokenResponse completes a grant: it adds the ID token when openid was
-// granted. user may be nil; it is then loaded.
-func (s *Server) tokenResponse(ctx context.Context, g *grant, ti oauth2.TokenInfo, user *storage.User) (*tokenResponse, error) {
+// tokenFields are what a grant issued, before the ID token.
+type tokenFields struct {
+	access, refresh, scope, userID string
+	expiresIn                      time.Duration
+}
+
+// fromEngine reads what go-oauth2's manager issued.
+func fromEngine(ti oauth2.TokenInfo) tokenFields {
+	return tokenFields{access: ti.GetAccess(), refresh: ti.GetRefresh(), scope: ti.GetScope(),
+		userID: ti.GetUserID(), expiresIn: ti.GetAccessExpiresIn()}
+}
+
+// respond completes every grant's answer: it adds the ID token when openid
+// was granted to a user. user may be nil; it is then loaded.
+func (s *Server) respond(ctx context.Context, g *grant, f tokenFields, user *storage.User) (*tokenResponse, error) {
 	resp := &tokenResponse{
-		AccessToken:  ti.GetAccess(),
+		AccessToken:  f.access,
 		TokenType:    "Bearer",
-		ExpiresIn:    int64(ti.GetAccessExpiresIn().Seconds()),
-		RefreshToken: ti.GetRefresh(),
-		Scope:        ti.GetScope(),
+		ExpiresIn:    int64(f.expiresIn.Seconds()),
+		RefreshToken: f.refresh,
+		Scope:        f.scope,
 	}
-	if !hasScope(ti.GetScope(), "openid") || ti.GetUserID() == "" {
+	if !hasScope(f.scope, "openid") || f.userID == "" {
 		return resp, nil
 	}
 	if user == nil {
-		u, err := s.store.GetUser(ctx, ti.GetUserID())
+		u, err := s.store.GetUser(ctx, f.userID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, errInvalidGrant("the user of this grant no longer exists")
 		}
@@ -165,7 +189,7 @@ func (s *Server) tokenResponse(ctx context.Context, g *grant, ti oauth2.TokenInf
 	idToken, err := s.minter.idToken(idTokenInput{
 		client:      g.client,
 		user:        *user,
-		scope:       ti.GetScope(),
+		scope:       f.scope,
 		nonce:       g.nonce,
 		sessionID:   g.sessionID,
 		authTime:    g.authTime,

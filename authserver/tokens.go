@@ -54,13 +54,13 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 
 // minter signs the JWTs the server issues.
 type minter struct {
-	issuer      string
-	keys        *keys.Manager
-	accessAlg   string
-	idAlg       string
-	defaultAud  []string
-	idTokenTTL  time.Duration
-	now         func() time.Time
+	issuer     string
+	keys       *keys.Manager
+	accessAlg  string
+	idAlg      string
+	defaultAud []string
+	idTokenTTL time.Duration
+	now        func() time.Time
 }
 
 // accessClaims are the RFC 9068 §2.2 claims of an access token.
@@ -81,7 +81,19 @@ type accessClaimsInput struct {
 	subject  string
 	scope    string
 	authTime time.Time
+	// familyID, when set, prefixes the jti, so that introspection can tell
+	// the token's grant (and whether it was revoked) without a lookup table.
+	familyID string
 	ttl      time.Duration
+}
+
+// jtiFamily returns the family a jti names, or "".
+func jtiFamily(jti string) string {
+	family, _, ok := strings.Cut(jti, ".")
+	if !ok {
+		return ""
+	}
+	return family
 }
 
 var accessTokenHeader = map[jose.HeaderKey]interface{}{jose.HeaderType: "at+jwt"}
@@ -102,6 +114,9 @@ func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 		IssuedAt: now.Unix(),
 		ID:       randomID(),
 	}
+	if in.familyID != "" {
+		c.ID = in.familyID + "." + c.ID
+	}
 	if !in.authTime.IsZero() {
 		c.AuthTime = in.authTime.Unix()
 	}
@@ -114,16 +129,16 @@ func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 
 // idClaims are the OpenID Connect Core §2 and §5.1 claims of an ID token.
 type idClaims struct {
-	Issuer            string `json:"iss"`
-	Subject           string `json:"sub"`
-	Audience          string `json:"aud"`
-	AuthorizedParty   string `json:"azp"`
-	Expiry            int64  `json:"exp"`
-	IssuedAt          int64  `json:"iat"`
-	AuthTime          int64  `json:"auth_time,omitempty"`
-	Nonce             string `json:"nonce,omitempty"`
-	AccessTokenHash   string `json:"at_hash,omitempty"`
-	SessionID         string `json:"sid,omitempty"`
+	Issuer          string `json:"iss"`
+	Subject         string `json:"sub"`
+	Audience        string `json:"aud"`
+	AuthorizedParty string `json:"azp"`
+	Expiry          int64  `json:"exp"`
+	IssuedAt        int64  `json:"iat"`
+	AuthTime        int64  `json:"auth_time,omitempty"`
+	Nonce           string `json:"nonce,omitempty"`
+	AccessTokenHash string `json:"at_hash,omitempty"`
+	SessionID       string `json:"sid,omitempty"`
 	userClaims
 }
 

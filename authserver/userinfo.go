@@ -15,17 +15,14 @@ import (
 // signingAlgs is the allow-list for tokens this server verifies itself.
 var signingAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA}
 
-// verifyAccessToken checks one of our own RFC 9068 access tokens: signature
-// by a published key, typ, issuer and expiry.
-func (s *Server) verifyAccessToken(raw string) (*accessClaims, error) {
+// verifyJWT checks the signature of a JWT we issued against our published
+// keys and decodes its claims into dst. It returns the typ header.
+func (s *Server) verifyJWT(raw string, dst any) (string, error) {
 	tok, err := jwt.ParseSigned(raw, signingAlgs)
 	if err != nil || len(tok.Headers) != 1 {
-		return nil, errors.New("the access token is malformed")
+		return "", errors.New("the token is malformed")
 	}
 	h := tok.Headers[0]
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
-		return nil, errors.New("the token is not an access token (typ is not at+jwt)")
-	}
 	var key *jose.JSONWebKey
 	for _, k := range s.keys.PublicKeys() {
 		if k.KeyID == h.KeyID {
@@ -34,11 +31,25 @@ func (s *Server) verifyAccessToken(raw string) (*accessClaims, error) {
 		}
 	}
 	if key == nil {
-		return nil, errors.New("the access token was signed by an unknown key")
+		return "", errors.New("the token was signed by an unknown key")
 	}
+	if err := tok.Claims(key.Key, dst); err != nil {
+		return "", errors.New("the token signature is invalid")
+	}
+	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	return typ, nil
+}
+
+// verifyAccessToken checks one of our own RFC 9068 access tokens: signature
+// by a published key, typ, issuer and expiry.
+func (s *Server) verifyAccessToken(raw string) (*accessClaims, error) {
 	var c accessClaims
-	if err := tok.Claims(key.Key, &c); err != nil {
-		return nil, errors.New("the access token signature is invalid")
+	typ, err := s.verifyJWT(raw, &c)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(typ, "at+jwt") {
+		return nil, errors.New("the token is not an access token (typ is not at+jwt)")
 	}
 	if c.Issuer != s.cfg.Issuer {
 		return nil, fmt.Errorf("the access token was issued by %s", c.Issuer)

@@ -39,6 +39,10 @@ type Config struct {
 	Tokens    Tokens    `yaml:"tokens"`
 	Sessions  Sessions  `yaml:"sessions"`
 	Passwords Passwords `yaml:"passwords"`
+	// Housekeeping deletes expired codes, sessions, tokens and revocations.
+	Housekeeping Housekeeping `yaml:"housekeeping"`
+	// UI lets operators replace the pages and the logo.
+	UI UI `yaml:"ui"`
 	Clients   []Client  `yaml:"clients"`
 	Users     []User    `yaml:"users"`
 }
@@ -101,6 +105,20 @@ type Passwords struct {
 	Parallelism uint8  `yaml:"parallelism"` // default 1
 }
 
+// Housekeeping configures the background deletion of what can no longer be used.
+type Housekeeping struct {
+	Interval  Duration `yaml:"interval"`   // default 10m
+	BatchSize int      `yaml:"batch_size"` // default 500 rows per kind and statement
+}
+
+// UI configures the pages.
+type UI struct {
+	// TemplatesDir, when set, holds login.html, consent.html, error.html,
+	// logout.html, logged_out.html and logo.svg replacing the built-in ones
+	// (any subset).
+	TemplatesDir string `yaml:"templates_dir,omitempty"`
+}
+
 // Client is an OAuth 2.0 client registration.
 type Client struct {
 	ID   string `yaml:"id"`
@@ -121,6 +139,9 @@ type Client struct {
 	// tokens.default_audience.
 	Audience    []string `yaml:"audience,omitempty"`
 	SkipConsent bool     `yaml:"skip_consent"`
+	// AllowIntrospection lets the client call the introspection endpoint
+	// (RFC 7662); resource servers that must see revocations at once need it.
+	AllowIntrospection bool `yaml:"allow_introspection,omitempty"`
 	// IDTokenSignedResponseAlg (OIDC Dynamic Client Registration §2); empty
 	// means signing.id_token_algorithm.
 	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg,omitempty"`
@@ -276,6 +297,10 @@ func (c *Config) ApplyDefaults() {
 		t.DefaultAudience = []string{"http://127.0.0.1:9095"}
 	}
 	setDuration(&c.Sessions.TTL, 12*time.Hour)
+	setDuration(&c.Housekeeping.Interval, 10*time.Minute)
+	if c.Housekeeping.BatchSize == 0 {
+		c.Housekeeping.BatchSize = 500
+	}
 
 	if c.Passwords.MemoryKiB == 0 {
 		c.Passwords.MemoryKiB = 19456

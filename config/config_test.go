@@ -113,9 +113,10 @@ func TestSchemaKeys(t *testing.T) {
 		"tokens.refresh_idle_ttl", "tokens.refresh_reuse_grace", "tokens.default_audience",
 		"sessions.ttl",
 		"passwords.memory_kib", "passwords.iterations", "passwords.parallelism",
+		"housekeeping.interval", "housekeeping.batch_size", "ui.templates_dir",
 		"clients[].id", "clients[].name", "clients[].secret", "clients[].secret_hash", "clients[].redirect_uris",
 		"clients[].post_logout_redirect_uris", "clients[].grant_types", "clients[].scopes", "clients[].audience",
-		"clients[].skip_consent", "clients[].id_token_signed_response_alg",
+		"clients[].skip_consent", "clients[].allow_introspection", "clients[].id_token_signed_response_alg",
 		"users[].username", "users[].password", "users[].password_hash", "users[].email",
 		"users[].email_verified", "users[].name",
 	}
@@ -317,7 +318,7 @@ func TestLoadDecodeErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "listen: 127.0.0.1:9096\ncolour: red\n",
-			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, clients, users)`},
+			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, clients, users)`},
 		},
 		{
 			name: "unknown key in storage",
@@ -328,7 +329,7 @@ func TestLoadDecodeErrors(t *testing.T) {
 			name: "unknown keys in two list items",
 			yaml: "clients:\n  - id: a\n  - id: b\n    redirect_uri: https://x/cb\nusers:\n  - username: u\n    pasword: p\n",
 			want: []string{
-				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, id_token_signed_response_alg)`,
+				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
 				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name)`,
 			},
 		},
@@ -336,8 +337,8 @@ func TestLoadDecodeErrors(t *testing.T) {
 			name: "unknown key through a merge key",
 			yaml: "base: &b\n  - id: a\nclients:\n  - <<: {id: a, colour: red}\n",
 			want: []string{
-				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, clients, users)`,
-				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, id_token_signed_response_alg)`,
+				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, clients, users)`,
+				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
 			},
 		},
 		{

@@ -144,6 +144,7 @@ func (c Config) validateLifetimes(ps *problems) {
 		{"tokens.refresh_token_ttl", c.Tokens.RefreshTokenTTL},
 		{"tokens.refresh_idle_ttl", c.Tokens.RefreshIdleTTL},
 		{"sessions.ttl", c.Sessions.TTL},
+		{"housekeeping.interval", c.Housekeeping.Interval},
 	} {
 		if d.v <= 0 {
 			ps.add(d.field, "must be positive, got %s", d.v)
@@ -154,6 +155,9 @@ func (c Config) validateLifetimes(ps *problems) {
 	}
 	if g := c.Tokens.RefreshReuseGrace.Std(); g < 0 || g > maxRefreshReuseGrace {
 		ps.add("tokens.refresh_reuse_grace", "%s must be between 0s and 1m: it only needs to cover concurrent refreshes, and a longer window lets a stolen token be replayed", g)
+	}
+	if c.Housekeeping.BatchSize <= 0 {
+		ps.add("housekeeping.batch_size", "must be positive, got %d", c.Housekeeping.BatchSize)
 	}
 	if len(c.Tokens.DefaultAudience) == 0 {
 		ps.add("tokens.default_audience", "is empty")

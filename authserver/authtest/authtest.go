@@ -17,7 +17,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/config"
@@ -29,6 +31,29 @@ type Provider struct {
 	App    *setup.App
 	Config config.Config
 	Server *httptest.Server
+	// Clock is the provider's clock; tests move it forward to expire things.
+	Clock *Clock
+}
+
+// Clock is real time plus an offset that tests advance, so that lifetimes
+// can be crossed without sleeping.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the provider's current time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // DemoRedirect is the demo client's registered redirect URI.
@@ -47,6 +72,8 @@ func TestConfig(dir string) config.Config {
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile", "email", "offline_access", "api.read"}},
 		config.Client{ID: "tricky", Name: "Tricky Secret", Secret: "a+b/c=d%e&f g", RedirectURIs: []string{"http://127.0.0.1:7778/cb"},
 			GrantTypes: []string{"authorization_code", "password"}, Scopes: []string{"openid", "api.read"}},
+		config.Client{ID: "service", Name: "Backend Service", Secret: "service-secret", GrantTypes: []string{"client_credentials"},
+			Scopes: []string{"api.read", "api.write"}, Audience: []string{"https://api.example.com"}, AllowIntrospection: true},
 		config.Client{ID: "code-only", Name: "Code Only", Secret: "code-only-secret", RedirectURIs: []string{"https://app.example.com/cb", "http://127.0.0.1:7779/cb"},
 			GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid", "email", "api.read"}, SkipConsent: true},
 	)
@@ -70,7 +97,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
-	app, err := setup.Open(context.Background(), cfg, setup.Options{})
+	clock := &Clock{}
+	app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatalf("starting provider: %v", err)
 	}
@@ -80,7 +108,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 		ts.Close()
 		_ = app.Close()
 	})
-	return &Provider{URL: issuer, App: app, Config: cfg, Server: ts}
+	return &Provider{URL: issuer, App: app, Config: cfg, Server: ts, Clock: clock}
 }
 
 // Browser is an HTTP client with a cookie jar that follows redirects within

@@ -72,7 +72,7 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 	if err := Seed(ctx, store, cfg); err != nil {
 		return nil, err
 	}
-	pages, err := templates.Load("")
+	pages, err := templates.Load(cfg.UI.TemplatesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +145,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config) error {
 			Scopes:                 c.Scopes,
 			Audience:               c.Audience,
 			SkipConsent:            c.SkipConsent,
+			CanIntrospect:          c.AllowIntrospection,
 			IDTokenAlg:             c.IDTokenSignedResponseAlg,
 		})
 		if err != nil {

@@ -1,0 +1,47 @@
+package authserver
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Purge deletes what can no longer be used — expired codes and sessions,
+// expired or long-spent refresh tokens, and revocation records that outlived
+// every token they could refer to — in batches of at most batch rows per
+// kind, until a batch comes back short. Small batches keep each statement
+// short, so a large backlog never holds a lock that the token endpoint waits on.
+func (s *Server) Purge(ctx context.Context, batch int) (int, error) {
+	total := 0
+	for {
+		now := s.now()
+		// A spent token is kept for reuse detection while it could still
+		// have been valid; a family revocation while any token of the family
+		// could still be valid.
+		n, err := s.store.PurgeExpired(ctx, now, now.Add(-s.cfg.RefreshIdleTTL), now.Add(-max(s.cfg.RefreshTTL, s.cfg.AccessTokenTTL)), batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}
+
+// RunHousekeeping calls Purge every interval until ctx is done. Replicas may
+// all run it: deleting the same expired rows twice is harmless.
+func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration, batch int) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.Purge(ctx, batch)
+			if err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "housekeeping failed", slog.Any("err", err))
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "housekeeping", slog.Int("deleted", n))
+			}
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/templates"
+)
+
+// logoutParams survive the confirmation page.
+var logoutParams = []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"}
+
+// logoutRequest is a validated RP-initiated logout request.
+type logoutRequest struct {
+	client      *storage.Client
+	hintSubject string
+	hintSID     string
+	redirectURI string
+	state       string
+	params      url.Values
+}
+
+// parseLogout validates an RP-Initiated Logout 1.0 request (§2, §3). The
+// post_logout_redirect_uri is honoured only when it exactly matches one the
+// identified client registered; otherwise it is an error page, never a
+// redirect.
+func (s *Server) parseLogout(ctx context.Context, q url.Values) (*logoutRequest, error) {
+	req := &logoutRequest{redirectURI: q.Get("post_logout_redirect_uri"), state: q.Get("state"), params: url.Values{}}
+	for _, name := range logoutParams {
+		if v := q.Get(name); v != "" {
+			req.params.Set(name, v)
+		}
+	}
+	clientID := q.Get("client_id")
+	if hint := q.Get("id_token_hint"); hint != "" {
+		var c idClaims
+		// An expired hint is still a fine hint (§2); only our signature and
+		// our issuer matter.
+		if _, err := s.verifyJWT(hint, &c); err != nil || c.Issuer != s.cfg.Issuer {
+			return nil, &pageError{http.StatusBadRequest, "Invalid sign-out request", "The id_token_hint was not issued by this server."}
+		}
+		if clientID != "" && clientID != c.Audience {
+			return nil, &pageError{http.StatusBadRequest, "Invalid sign-out request", "client_id does not match the id_token_hint."}
+		}
+		clientID, req.hintSubject, req.hintSID = c.Audience, c.Subject, c.SessionID
+	}
+	if clientID != "" {
+		c, err := s.store.GetClient(ctx, clientID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, &pageError{http.StatusBadRequest, "Unknown application", "Client " + clientID + " is not registered."}
+		}
+		if err != nil {
+			return nil, err
+		}
+		req.client = &c
+	}
+	if req.redirectURI != "" {
+		if req.client == nil {
+			return nil, &pageError{http.StatusBadRequest, "Invalid sign-out request",
+				"post_logout_redirect_uri needs id_token_hint or client_id to say which application it belongs to."}
+		}
+		if !slices.Contains(req.client.PostLogoutRedirectURIs, req.redirectURI) {
+			return nil, &pageError{http.StatusBadRequest, "Invalid sign-out request",
+				"post_logout_redirect_uri " + req.redirectURI + " is not registered for client " + req.client.ID + "."}
+		}
+	}
+	return req, nil
+}
+
+// handleLogout is the end_session_endpoint. A request whose id_token_hint
+// names the browser's own session signs out at once; any other request asks
+// the user first, so a third-party page cannot sign the user out (§6).
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		if !s.parsePageForm(w, r) {
+			return
+		}
+	} else if err := r.ParseForm(); err != nil {
+		s.renderError(w, http.StatusBadRequest, "Invalid request", "The request could not be read.", "")
+		return
+	}
+	req, err := s.parseLogout(r.Context(), r.Form)
+	if err != nil {
+		s.authorizeError(w, r, nil, err)
+		return
+	}
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.authorizeError(w, r, nil, err)
+		return
+	}
+	confirmed := r.Method == http.MethodPost && r.PostForm.Get("decision") == "logout"
+	hinted := sess != nil && req.hintSubject == sess.UserID && (req.hintSID == "" || req.hintSID == sess.IDHash)
+	switch {
+	case r.Method == http.MethodPost && r.PostForm.Get("decision") == "cancel":
+		s.finishLogout(w, r, req)
+		return
+	case sess != nil && !confirmed && !hinted:
+		s.render(w, http.StatusOK, templates.LogoutConfirm{
+			ClientName: clientNameOf(req.client),
+			CSRFToken:  s.csrfToken(w, r),
+			Action:     pathLogout,
+			Hidden:     fieldsOf(req.params, logoutParams),
+		})
+		return
+	case sess != nil:
+		if err := s.endSession(r.Context(), sess); err != nil {
+			s.authorizeError(w, r, nil, err)
+			return
+		}
+		http.SetCookie(w, s.cookie(sessionCookie, "", -1))
+	}
+	s.finishLogout(w, r, req)
+}
+
+// finishLogout returns to the client's registered URI, or shows the
+// signed-out page.
+func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, req *logoutRequest) {
+	if req.redirectURI == "" {
+		s.render(w, http.StatusOK, templates.LoggedOut{})
+		return
+	}
+	u, _ := url.Parse(req.redirectURI) // registered URIs are validated at start
+	if req.state != "" {
+		q := u.Query()
+		q.Set("state", req.state)
+		u.RawQuery = q.Encode()
+	}
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// endSession deletes the login session and revokes the refresh tokens bound
+// to it, except those granted offline_access, which are meant to outlive the
+// browser session (OIDC Core §11).
+func (s *Server) endSession(ctx context.Context, sess *storage.Session) error {
+	tokens, err := s.store.ListSessionRefreshTokens(ctx, sess.IDHash)
+	if err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		if !hasScope(t.Scope, "offline_access") {
+			if err := s.store.RevokeFamily(ctx, t.FamilyID, s.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return s.store.DeleteSession(ctx, sess.IDHash)
+}
+
+func clientNameOf(c *storage.Client) string {
+	if c == nil {
+		return ""
+	}
+	return clientName(*c)
+}
