@@ -10,7 +10,8 @@ import (
 )
 
 // TestImportsOnlyClientLibraries keeps the demo honest: it must work with the
-// provider over HTTP alone, so it may import nothing of this module.
+// provider over HTTP alone, so the program may import nothing of this module.
+// Its tests may: they start the real provider to sign in against.
 func TestImportsOnlyClientLibraries(t *testing.T) {
 	allowed := map[string]bool{"golang.org/x/oauth2": true, "github.com/coreos/go-oidc/v3/oidc": true}
 	files, err := filepath.Glob("*.go")
@@ -18,6 +19,9 @@ func TestImportsOnlyClientLibraries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
 		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
 		if err != nil {
 			t.Fatal(err)
