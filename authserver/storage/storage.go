@@ -56,6 +56,9 @@ type Client struct {
 	// server's default audience.
 	Audience    []string
 	SkipConsent bool
+	// CanIntrospect allows the client to call the introspection endpoint
+	// (RFC 7662 §2.1 requires that endpoint to be protected).
+	CanIntrospect bool
 	// IDTokenAlg is id_token_signed_response_alg; empty means the server default.
 	IDTokenAlg string
 	CreatedAt  time.Time
@@ -149,7 +152,12 @@ type UserStore interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	DeleteUser(ctx context.Context, id string) error
+	// DeleteUser removes the user and, in the same transaction, the user's
+	// login sessions and authorization codes, and every refresh-token family
+	// of the user or named on one of their redeemed codes (revoked as
+	// RevokeFamily does), so that nothing issued to a deleted user stays
+	// usable. ErrNotFound for an unknown id.
+	DeleteUser(ctx context.Context, id string, now time.Time) error
 }
 
 // AuthCodeStore keeps authorization codes.
@@ -188,6 +196,38 @@ type RefreshTokenStore interface {
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
 	// FamilyRevoked reports whether the family was revoked.
 	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
+	// RetrySpentRefreshToken is the reuse grace window: it atomically marks
+	// the spent token oldHash as retried and stores next, provided the old
+	// token was spent after spentAfter and was never retried before. Of
+	// concurrent retries exactly one succeeds. Otherwise ErrAlreadyUsed (the
+	// caller then treats it as reuse); ErrNotFound if unknown or revoked.
+	RetrySpentRefreshToken(ctx context.Context, oldHash string, next RefreshToken, spentAfter, now time.Time) (RefreshToken, error)
+	// ListSessionRefreshTokens returns the unspent, unrevoked refresh tokens
+	// bound to a login session (RefreshToken.SessionID), so sign-out can
+	// revoke their families.
+	ListSessionRefreshTokens(ctx context.Context, sessionID string) ([]RefreshToken, error)
+}
+
+// AccessTokenRevocationStore records revoked access tokens by jti. Access
+// tokens are stateless JWTs; a record lives only until the token would have
+// expired anyway.
+type AccessTokenRevocationStore interface {
+	// RevokeAccessToken records the jti; revoking twice is not an error.
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// AccessTokenRevoked reports whether the jti was revoked.
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Housekeeping deletes what can no longer be used.
+type Housekeeping interface {
+	// PurgeExpired deletes at most limit rows of each kind: codes past
+	// ExpiresAt (used or not), sessions past ExpiresAt, refresh tokens past
+	// ExpiresAt or FamilyExpiresAt and spent ones whose SpentAt is before
+	// spentBefore, access-token revocations past their expiry, and family
+	// revocations recorded before revokedBefore. Nothing live is touched. It
+	// returns how many rows it deleted in all, so a caller can loop in small
+	// batches until it returns less than it could have.
+	PurgeExpired(ctx context.Context, now, spentBefore, revokedBefore time.Time, limit int) (int, error)
 }
 
 // Store is everything the server persists. Backends assert it at compile time.
@@ -197,6 +237,8 @@ type Store interface {
 	AuthCodeStore
 	SessionStore
 	RefreshTokenStore
+	AccessTokenRevocationStore
+	Housekeeping
 	keys.Store
 	Close() error
 }

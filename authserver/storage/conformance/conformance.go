@@ -33,6 +33,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AuthCodes", authCodeCases},
 		{"Sessions", sessionCases},
 		{"RefreshTokens", refreshTokenCases},
+		{"AccessTokenRevocations", accessTokenRevocationCases},
+		{"Housekeeping", housekeepingCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
 	}
@@ -142,6 +144,7 @@ func fullClient(id string) storage.Client {
 		Scopes:                 []string{"openid", "profile", "offline_access", `odd"scope\`},
 		Audience:               []string{"https://api.example", "urn:other"},
 		SkipConsent:            true,
+		CanIntrospect:          true,
 		IDTokenAlg:             "ES256",
 		CreatedAt:              at(0),
 		UpdatedAt:              at(time.Second),
@@ -338,7 +341,7 @@ var userCases = []testCase{
 			mustOK(t, "upsert "+name, err)
 			want = append(want, u)
 		}
-		mustOK(t, "delete bob", s.DeleteUser(t.Context(), want[0].ID))
+		mustOK(t, "delete bob", s.DeleteUser(t.Context(), want[0].ID, at(0)))
 		_, err := s.GetUser(t.Context(), want[0].ID)
 		mustErr(t, "get deleted", err, storage.ErrNotFound)
 		_, err = s.GetUserByUsername(t.Context(), "bob")
@@ -353,6 +356,94 @@ var userCases = []testCase{
 		mustErr(t, "get", err, storage.ErrNotFound)
 		_, err = s.GetUserByUsername(t.Context(), "nope")
 		mustErr(t, "get by username", err, storage.ErrNotFound)
+		mustErr(t, "delete", s.DeleteUser(t.Context(), "nope", at(0)), storage.ErrNotFound)
+	}},
+	{"DeleteCascades", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		alice, err := s.UpsertUser(ctx, user("alice"))
+		mustOK(t, "upsert alice", err)
+		bob, err := s.UpsertUser(ctx, user("bob"))
+		mustOK(t, "upsert bob", err)
+		sess := func(id string, u storage.User) storage.Session {
+			r := session(id)
+			r.UserID = u.ID
+			mustOK(t, "create session "+id, s.CreateSession(ctx, r))
+			return r
+		}
+		token := func(name, family string, u storage.User) storage.RefreshToken {
+			r := refreshToken(name, family)
+			r.UserID = u.ID
+			return r
+		}
+		code := func(name string, u storage.User) storage.AuthCode {
+			c := authCode(name, at(time.Hour))
+			c.UserID = u.ID
+			mustOK(t, "create code "+name, s.CreateAuthCode(ctx, c))
+			return c
+		}
+		aliceSessions := []storage.Session{sess("alice-1", alice), sess("alice-2", alice)}
+		bobSession := sess("bob-1", bob)
+		// Family AF has a spent and a live token, AG one token with
+		// another client: every family of the user goes, not one.
+		af1, af2, ag1 := token("af-1", "AF", alice), token("af-2", "AF", alice), token("ag-1", "AG", alice)
+		ag1.ClientID = "other-client"
+		bh1 := token("bh-1", "BH", bob)
+		for _, r := range []storage.RefreshToken{af1, ag1, bh1} {
+			mustOK(t, "create token", s.CreateRefreshToken(ctx, r))
+		}
+		_, err = s.RotateRefreshToken(ctx, af1.TokenHash, af2, at(time.Minute))
+		mustOK(t, "rotate af-1", err)
+		// Nothing issued to the deleted user may stay usable: neither a
+		// code not redeemed yet, nor the family of a code redeemed but whose
+		// first refresh token is not stored yet.
+		unused := code("alice-unused", alice)
+		redeemed := code("alice-redeemed", alice)
+		_, err = s.ConsumeAuthCode(ctx, redeemed.CodeHash, "AP", at(time.Minute))
+		mustOK(t, "consume alice's code", err)
+		bobCode := code("bob-code", bob)
+
+		mustOK(t, "delete alice", s.DeleteUser(ctx, alice.ID, at(10*time.Minute)))
+
+		_, err = s.GetUser(ctx, alice.ID)
+		mustErr(t, "get alice", err, storage.ErrNotFound)
+		for _, r := range aliceSessions {
+			_, err = s.GetSession(ctx, r.IDHash, at(time.Minute))
+			mustErr(t, "get alice's session", err, storage.ErrNotFound)
+		}
+		for _, r := range []storage.RefreshToken{af1, af2, ag1} {
+			mustNotExist(t, s, r.TokenHash)
+		}
+		for _, tc := range []struct {
+			family string
+			want   bool
+		}{{"AF", true}, {"AG", true}, {"AP", true}, {"BH", false}} {
+			got, err := s.FamilyRevoked(ctx, tc.family)
+			mustOK(t, "FamilyRevoked "+tc.family, err)
+			if got != tc.want {
+				t.Errorf("FamilyRevoked(%q) = %v, want %v", tc.family, got, tc.want)
+			}
+		}
+		late := token("ap-1", "AP", alice)
+		if err := s.CreateRefreshToken(ctx, late); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("create the redeemed code's first token: %v", err)
+		}
+		mustNotExist(t, s, late.TokenHash)
+		_, err = s.ConsumeAuthCode(ctx, unused.CodeHash, "AU", at(20*time.Minute))
+		mustErr(t, "redeem alice's unused code", err, storage.ErrNotFound)
+
+		// Bob is untouched.
+		_, err = s.GetUser(ctx, bob.ID)
+		mustOK(t, "get bob", err)
+		got, err := s.GetSession(ctx, bobSession.IDHash, at(time.Minute))
+		mustOK(t, "get bob's session", err)
+		mustEqual(t, "bob's session", got, bobSession)
+		gotToken, err := s.GetRefreshToken(ctx, bh1.TokenHash)
+		mustOK(t, "get bob's token", err)
+		mustEqual(t, "bob's token", gotToken, bh1)
+		_, err = s.ConsumeAuthCode(ctx, bobCode.CodeHash, "BF", at(20*time.Minute))
+		mustOK(t, "redeem bob's code", err)
+
+		mustErr(t, "delete alice again", s.DeleteUser(ctx, alice.ID, at(time.Hour)), storage.ErrNotFound)
 	}},
 }
 
@@ -683,6 +774,176 @@ var refreshTokenCases = []testCase{
 		mustErr(t, "rotate", err, storage.ErrNotFound)
 		mustNotExist(t, s, storage.Hash("later"))
 	}},
+	{"RetrySpent", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		spentAt := at(time.Minute)
+		retry := func(oldHash, next, family string, spentAfter, now time.Time) (storage.RefreshToken, error) {
+			return s.RetrySpentRefreshToken(ctx, oldHash, refreshToken(next, family), spentAfter, now)
+		}
+		for _, tc := range []struct {
+			name string
+			// edit changes the token before it is stored.
+			edit func(r *storage.RefreshToken)
+			// unspent skips the rotation at spentAt that spends the token.
+			unspent bool
+			// prepare runs after the rotation, before the retry.
+			prepare    func(t *testing.T, old storage.RefreshToken)
+			oldHash    string // instead of the token's own
+			spentAfter time.Time
+			now        time.Time
+			want       error
+			// retryLater: the failed attempt must not have used up the
+			// token's single retry.
+			retryLater bool
+		}{
+			{name: "WithinWindow", spentAfter: at(30 * time.Second), now: at(90 * time.Second)},
+			{name: "SpentAtWindowStart", spentAfter: spentAt, now: at(90 * time.Second),
+				want: storage.ErrAlreadyUsed, retryLater: true},
+			{name: "SpentBeforeWindow", spentAfter: at(2 * time.Minute), now: at(3 * time.Minute),
+				want: storage.ErrAlreadyUsed, retryLater: true},
+			{name: "RetriedBefore", spentAfter: at(30 * time.Second), now: at(90 * time.Second),
+				want: storage.ErrAlreadyUsed, prepare: func(t *testing.T, old storage.RefreshToken) {
+					_, err := retry(old.TokenHash, "first-retry-of-"+old.FamilyID, old.FamilyID, at(30*time.Second), at(80*time.Second))
+					mustOK(t, "first retry", err)
+				}},
+			{name: "TokenExpired", edit: func(r *storage.RefreshToken) { r.ExpiresAt = at(2 * time.Minute) },
+				spentAfter: at(30 * time.Second), now: at(2 * time.Minute), want: storage.ErrAlreadyUsed},
+			{name: "FamilyExpired", edit: func(r *storage.RefreshToken) { r.FamilyExpiresAt = at(2 * time.Minute) },
+				spentAfter: at(30 * time.Second), now: at(2 * time.Minute), want: storage.ErrAlreadyUsed},
+			{name: "FamilyRevoked", spentAfter: at(30 * time.Second), now: at(90 * time.Second),
+				want: storage.ErrNotFound, prepare: func(t *testing.T, old storage.RefreshToken) {
+					mustOK(t, "revoke", s.RevokeFamily(ctx, old.FamilyID, at(80*time.Second)))
+				}},
+			{name: "Unknown", oldHash: storage.Hash("unknown"), spentAfter: at(30 * time.Second),
+				now: at(90 * time.Second), want: storage.ErrNotFound},
+			// A token never spent is no retry at all: the caller rotates it.
+			{name: "NeverSpent", unspent: true, spentAfter: at(30 * time.Second), now: at(90 * time.Second),
+				want: storage.ErrConflict},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				family := "F-" + tc.name
+				old := refreshToken("rt-"+tc.name, family)
+				if tc.edit != nil {
+					tc.edit(&old)
+				}
+				mustOK(t, "create", s.CreateRefreshToken(ctx, old))
+				if !tc.unspent {
+					var err error
+					old, err = s.RotateRefreshToken(ctx, old.TokenHash, refreshToken("rotated-"+tc.name, family), spentAt)
+					mustOK(t, "rotate", err)
+				}
+				if tc.prepare != nil {
+					tc.prepare(t, old)
+				}
+				oldHash := old.TokenHash
+				if tc.oldHash != "" {
+					oldHash = tc.oldHash
+				}
+				next := refreshToken("retry-"+tc.name, family)
+				got, err := retry(oldHash, "retry-"+tc.name, family, tc.spentAfter, tc.now)
+				mustErr(t, "retry", err, tc.want)
+				if tc.want != nil {
+					mustNotExist(t, s, next.TokenHash)
+				} else {
+					mustEqual(t, "returned old token", got, old)
+					stored, err := s.GetRefreshToken(ctx, next.TokenHash)
+					mustOK(t, "get next", err)
+					mustEqual(t, "next token", stored, next)
+				}
+				if tc.retryLater {
+					_, err := retry(oldHash, "later-"+tc.name, family, at(30*time.Second), tc.now)
+					mustOK(t, "retry within the window after the failed attempt", err)
+				}
+				if tc.unspent {
+					stored, err := s.GetRefreshToken(ctx, old.TokenHash)
+					mustOK(t, "get old", err)
+					mustEqual(t, "unspent token after a failed retry", stored, old)
+				}
+			})
+		}
+	}},
+	{"RetryOntoExistingIsConflict", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		old, other := refreshToken("rt-1", "F"), refreshToken("rt-other", "F")
+		mustOK(t, "create old", s.CreateRefreshToken(ctx, old))
+		mustOK(t, "create other", s.CreateRefreshToken(ctx, other))
+		_, err := s.RotateRefreshToken(ctx, old.TokenHash, refreshToken("rt-2", "F"), at(time.Minute))
+		mustOK(t, "rotate", err)
+		_, err = s.RetrySpentRefreshToken(ctx, old.TokenHash, other, at(0), at(2*time.Minute))
+		mustErr(t, "retry onto an existing token", err, storage.ErrConflict)
+		// Nothing was stored, the retry included.
+		_, err = s.RetrySpentRefreshToken(ctx, old.TokenHash, refreshToken("rt-3", "F"), at(0), at(2*time.Minute))
+		mustOK(t, "retry after the conflict", err)
+	}},
+	{"ConcurrentRetryHasOneWinner", func(t *testing.T, s storage.Store) {
+		for round := range raceRounds {
+			family := fmt.Sprintf("R%d", round)
+			old := refreshToken("rt-"+family, family)
+			mustOK(t, "create", s.CreateRefreshToken(t.Context(), old))
+			_, err := s.RotateRefreshToken(t.Context(), old.TokenHash, refreshToken("rt-"+family+"-rotated", family), at(time.Second))
+			mustOK(t, "rotate", err)
+			next := func(i int) storage.RefreshToken {
+				return refreshToken(fmt.Sprintf("rt-%s-retry-%d", family, i), family)
+			}
+			errs := race(concurrency, func(i int) error {
+				_, err := s.RetrySpentRefreshToken(t.Context(), old.TokenHash, next(i), at(0), at(2*time.Second))
+				return err
+			})
+			winner := oneWinner(t, round, errs)
+			for i := range concurrency {
+				_, err := s.GetRefreshToken(t.Context(), next(i).TokenHash)
+				if i == winner {
+					mustOK(t, "get the winner's token", err)
+				} else if !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("round %d: loser %d's token: error %v, want ErrNotFound", round, i, err)
+				}
+			}
+		}
+	}},
+	{"ListSessionRefreshTokens", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		sid, otherSID := storage.Hash("session-A"), storage.Hash("session-B")
+		token := func(name, family, sessionID string) storage.RefreshToken {
+			r := refreshToken(name, family)
+			r.SessionID = sessionID
+			return r
+		}
+		a := token("a", "FA", sid)
+		b1, b2 := token("b-1", "FB", sid), token("b-2", "FB", sid) // b-1 is spent into b-2
+		b2.CreatedAt = at(time.Minute)
+		c := token("c", "FC", otherSID)
+		d := token("d", "FD", sid) // of a revoked family
+		for _, r := range []storage.RefreshToken{a, b1, c, d} {
+			mustOK(t, "create", s.CreateRefreshToken(ctx, r))
+		}
+		_, err := s.RotateRefreshToken(ctx, b1.TokenHash, b2, at(time.Minute))
+		mustOK(t, "rotate b-1", err)
+		mustOK(t, "revoke FD", s.RevokeFamily(ctx, "FD", at(time.Minute)))
+
+		for _, tc := range []struct {
+			name    string
+			session string
+			want    []storage.RefreshToken
+		}{
+			{"ExcludesSpentOtherSessionsAndRevoked", sid, []storage.RefreshToken{a, b2}},
+			{"OtherSession", otherSID, []storage.RefreshToken{c}},
+			{"UnknownSession", storage.Hash("session-Z"), nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.ListSessionRefreshTokens(ctx, tc.session)
+				mustOK(t, "list", err)
+				if len(got) == 0 && len(tc.want) == 0 {
+					return
+				}
+				byHash := func(l []storage.RefreshToken) {
+					sort.Slice(l, func(i, j int) bool { return l[i].TokenHash < l[j].TokenHash })
+				}
+				byHash(got)
+				byHash(tc.want)
+				mustEqual(t, "tokens", got, tc.want)
+			})
+		}
+	}},
 }
 
 // ---- signing keys ----
@@ -856,3 +1117,243 @@ var timeCases = func() []testCase {
 		}},
 	}
 }()
+
+// ---- access-token revocations ----
+
+var accessTokenRevocationCases = []testCase{
+	{"RevokeAndCheck", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		revoked := func(t *testing.T, jti string, want bool) {
+			t.Helper()
+			got, err := s.AccessTokenRevoked(ctx, jti)
+			mustOK(t, "AccessTokenRevoked "+jti, err)
+			if got != want {
+				t.Fatalf("AccessTokenRevoked(%q) = %v, want %v", jti, got, want)
+			}
+		}
+		revoked(t, "jti-1", false)
+		for _, tc := range []struct {
+			name      string
+			expiresAt time.Time
+		}{
+			{"First", at(time.Hour)},
+			{"AgainIsNotAnError", at(time.Hour)},
+			{"AgainWithAnotherExpiry", at(2 * time.Hour)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				mustOK(t, "revoke", s.RevokeAccessToken(ctx, "jti-1", tc.expiresAt))
+				revoked(t, "jti-1", true)
+				revoked(t, "jti-2", false)
+			})
+		}
+	}},
+}
+
+// ---- housekeeping ----
+
+var housekeepingCases = []testCase{
+	{"PurgeEmptyStore", func(t *testing.T, s storage.Store) {
+		n, err := s.PurgeExpired(t.Context(), at(time.Hour), at(time.Hour), at(time.Hour), 10)
+		mustOK(t, "purge", err)
+		if n != 0 {
+			t.Fatalf("purge of an empty store deleted %d rows", n)
+		}
+	}},
+	{"PurgeExpired", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		now, spentBefore, revokedBefore := at(time.Hour), at(30*time.Minute), at(30*time.Minute)
+		justAfter := now.Add(time.Microsecond)
+
+		// record is one stored row and a probe telling whether it is still
+		// stored. The probes see rows that reads would refuse (an expired
+		// session, say) by asking with an earlier clock; they may change a
+		// record but never from dead to live or back.
+		type record struct {
+			kind, name string
+			present    func(t *testing.T) bool
+		}
+		var live, dead []record
+		add := func(isLive bool, kind, name string, present func(t *testing.T) bool) {
+			r := record{kind, name, present}
+			if isLive {
+				live = append(live, r)
+			} else {
+				dead = append(dead, r)
+			}
+		}
+
+		// Codes, used or not. The probe redeems an unused one before its
+		// expiry, and sees a used one as a replay.
+		addCode := func(isLive bool, name string, expiresAt, usedAt time.Time) {
+			c := authCode(name, expiresAt)
+			mustOK(t, "create code "+name, s.CreateAuthCode(ctx, c))
+			if !usedAt.IsZero() {
+				_, err := s.ConsumeAuthCode(ctx, c.CodeHash, "F-"+name, usedAt)
+				mustOK(t, "consume code "+name, err)
+			}
+			add(isLive, "code", name, func(t *testing.T) bool {
+				got, err := s.ConsumeAuthCode(ctx, c.CodeHash, "probe", at(0))
+				if errors.Is(err, storage.ErrNotFound) {
+					return false
+				}
+				if err != nil && !errors.Is(err, storage.ErrAlreadyUsed) {
+					t.Fatalf("probe code %s: %v", name, err)
+				}
+				if got.CodeHash != c.CodeHash || got.RedirectURI != c.RedirectURI {
+					t.Fatalf("probe code %s: got %+v", name, got)
+				}
+				return true
+			})
+		}
+		addCode(false, "code-expired", at(time.Minute), time.Time{})
+		addCode(false, "code-used-expired", at(time.Minute), at(0))
+		addCode(false, "code-at-expiry", now, time.Time{})
+		addCode(true, "code-live", at(2*time.Hour), time.Time{})
+		addCode(true, "code-used-live", at(2*time.Hour), at(0))
+		addCode(true, "code-just-live", justAfter, time.Time{})
+
+		addSession := func(isLive bool, name string, expiresAt time.Time) {
+			sess := session(name)
+			sess.ExpiresAt = expiresAt
+			mustOK(t, "create session "+name, s.CreateSession(ctx, sess))
+			add(isLive, "session", name, func(t *testing.T) bool {
+				got, err := s.GetSession(ctx, sess.IDHash, at(-time.Hour))
+				if errors.Is(err, storage.ErrNotFound) {
+					return false
+				}
+				mustOK(t, "probe session "+name, err)
+				mustEqual(t, "session "+name, got, sess)
+				return true
+			})
+		}
+		addSession(false, "session-expired", at(time.Minute))
+		addSession(false, "session-at-expiry", now)
+		addSession(true, "session-live", at(2*time.Hour))
+		addSession(true, "session-just-live", justAfter)
+
+		// Refresh tokens; spentAt spends the token by a rotation into a
+		// fresh (live) token of the same family.
+		addToken := func(isLive bool, name string, edit func(*storage.RefreshToken), spentAt time.Time) {
+			r := refreshToken(name, "F-"+name)
+			if edit != nil {
+				edit(&r)
+			}
+			mustOK(t, "create token "+name, s.CreateRefreshToken(ctx, r))
+			add(isLive, "refresh token", name, func(t *testing.T) bool {
+				got, err := s.GetRefreshToken(ctx, r.TokenHash)
+				if errors.Is(err, storage.ErrNotFound) {
+					return false
+				}
+				mustOK(t, "probe token "+name, err)
+				mustEqual(t, "token "+name, got, r)
+				return true
+			})
+			if spentAt.IsZero() {
+				return
+			}
+			next := refreshToken(name+"-next", r.FamilyID)
+			var err error
+			r, err = s.RotateRefreshToken(ctx, r.TokenHash, next, spentAt)
+			mustOK(t, "rotate token "+name, err)
+			add(true, "refresh token", name+"-next", func(t *testing.T) bool {
+				got, err := s.GetRefreshToken(ctx, next.TokenHash)
+				if errors.Is(err, storage.ErrNotFound) {
+					return false
+				}
+				mustOK(t, "probe token "+name+"-next", err)
+				mustEqual(t, "token "+name+"-next", got, next)
+				return true
+			})
+		}
+		addToken(false, "token-at-expiry", func(r *storage.RefreshToken) { r.ExpiresAt = now }, time.Time{})
+		addToken(false, "token-family-expired", func(r *storage.RefreshToken) { r.FamilyExpiresAt = at(time.Minute) }, time.Time{})
+		addToken(false, "token-spent-long-ago", nil, at(10*time.Minute))
+		addToken(true, "token-live", nil, time.Time{})
+		addToken(true, "token-just-live", func(r *storage.RefreshToken) { r.ExpiresAt, r.FamilyExpiresAt = justAfter, justAfter }, time.Time{})
+		addToken(true, "token-spent-recently", nil, at(45*time.Minute))
+		addToken(true, "token-spent-at-cutoff", nil, spentBefore)
+
+		addAccessRevocation := func(isLive bool, jti string, expiresAt time.Time) {
+			mustOK(t, "revoke "+jti, s.RevokeAccessToken(ctx, jti, expiresAt))
+			add(isLive, "access-token revocation", jti, func(t *testing.T) bool {
+				got, err := s.AccessTokenRevoked(ctx, jti)
+				mustOK(t, "probe "+jti, err)
+				return got
+			})
+		}
+		addAccessRevocation(false, "jti-expired", at(time.Minute))
+		addAccessRevocation(false, "jti-at-expiry", now)
+		addAccessRevocation(true, "jti-live", at(2*time.Hour))
+		addAccessRevocation(true, "jti-just-live", justAfter)
+
+		addFamilyRevocation := func(isLive bool, family string, revokedAt time.Time) {
+			mustOK(t, "revoke "+family, s.RevokeFamily(ctx, family, revokedAt))
+			add(isLive, "family revocation", family, func(t *testing.T) bool {
+				got, err := s.FamilyRevoked(ctx, family)
+				mustOK(t, "probe "+family, err)
+				return got
+			})
+		}
+		addFamilyRevocation(false, "revoked-long-ago", at(0))
+		addFamilyRevocation(false, "revoked-before-cutoff", at(10*time.Minute))
+		addFamilyRevocation(true, "revoked-at-cutoff", revokedBefore)
+		addFamilyRevocation(true, "revoked-recently", at(45*time.Minute))
+
+		deadPerKind := map[string]int{}
+		for _, r := range dead {
+			deadPerKind[r.kind]++
+		}
+		present := func(t *testing.T, rs []record) map[string]int {
+			n := map[string]int{}
+			for _, r := range rs {
+				if r.present(t) {
+					n[r.kind]++
+				}
+			}
+			return n
+		}
+		allLive := func(t *testing.T) {
+			t.Helper()
+			for _, r := range live {
+				if !r.present(t) {
+					t.Errorf("live %s %s was purged", r.kind, r.name)
+				}
+			}
+		}
+
+		// limit 1 with at least two dead rows of each kind: exactly one of
+		// each goes, since a caller loops until a call returns less than it
+		// could have.
+		n, err := s.PurgeExpired(ctx, now, spentBefore, revokedBefore, 1)
+		mustOK(t, "purge with limit 1", err)
+		if n != len(deadPerKind) {
+			t.Errorf("purge with limit 1 deleted %d rows, want one of each of the %d kinds", n, len(deadPerKind))
+		}
+		left := present(t, dead)
+		for kind, k := range deadPerKind {
+			if left[kind] != k-1 {
+				t.Errorf("after a purge with limit 1, %d of %d dead %s rows are left, want %d", left[kind], k, kind, k-1)
+			}
+		}
+		allLive(t)
+
+		n, err = s.PurgeExpired(ctx, now, spentBefore, revokedBefore, 100)
+		mustOK(t, "purge the rest", err)
+		if want := len(dead) - len(deadPerKind); n != want {
+			t.Errorf("second purge deleted %d rows, want %d", n, want)
+		}
+		for _, r := range dead {
+			if r.present(t) {
+				t.Errorf("dead %s %s survived the purge", r.kind, r.name)
+			}
+		}
+		allLive(t)
+
+		n, err = s.PurgeExpired(ctx, now, spentBefore, revokedBefore, 1)
+		mustOK(t, "purge again", err)
+		if n != 0 {
+			t.Errorf("purge with nothing dead deleted %d rows", n)
+		}
+		allLive(t)
+	}},
+}

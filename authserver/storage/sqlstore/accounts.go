@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/keys"
@@ -82,10 +84,52 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	return list(ctx, s.r, "list users", s.q.listUsers, scanUser)
 }
 
-// DeleteUser returns storage.ErrNotFound for an unknown id, like
+// DeleteUser deletes the user and, in the same transaction, everything
+// issued to them: their login sessions, their authorization codes, and every
+// refresh-token family named by their tokens or redeemed codes, revoked as
+// RevokeFamily does (recorded at now, tokens deleted). The codes count
+// because a redemption may have committed before its first refresh token is
+// stored, and an unused code would otherwise still buy tokens for a deleted
+// subject. It returns storage.ErrNotFound for an unknown id, like
 // DeleteClient: both are operator commands, where a typo should be told.
-func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete user", s.q.deleteUser, id)
+func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The user first, so that an unknown id stops before anything else.
+		res, err := tx.ExecContext(ctx, s.q.deleteUser, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return storage.ErrNotFound
+		}
+		// Families are revoked before their tokens and codes, which name
+		// them, are deleted. Not timeArg: a revocation is recorded even with
+		// a zero clock, as in RevokeFamily.
+		for _, st := range []struct {
+			query string
+			args  []any
+		}{
+			{s.q.deleteUserSessions, []any{id}},
+			{s.q.revokeUserFamilies, []any{now.UnixMicro(), id, id}},
+			{s.q.deleteUserFamilyTokens, []any{id}},
+			{s.q.deleteUserAuthCodes, []any{id}},
+		} {
+			if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return err
+	default:
+		return fmt.Errorf("sqlstore: delete user: %w", err)
+	}
 }
 
 // ListSigningKeys returns every key, oldest first.
@@ -133,8 +177,8 @@ func (s *Store) execOne(ctx context.Context, op, query string, args ...any) erro
 }
 
 // list runs a query and scans every row.
-func list[T any](ctx context.Context, db *sql.DB, op, query string, scan func(row) (T, error)) ([]T, error) {
-	rows, err := db.QueryContext(ctx, query)
+func list[T any](ctx context.Context, db *sql.DB, op, query string, scan func(row) (T, error), args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
 	}

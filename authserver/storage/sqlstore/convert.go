@@ -80,14 +80,14 @@ type row interface{ Scan(dest ...any) error }
 func scanClient(r row) (storage.Client, error) {
 	var c storage.Client
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
-		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.IDTokenAlg,
+		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.CanIntrospect, &c.IDTokenAlg,
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
 	return c, err
 }
 
 func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
-		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.IDTokenAlg,
+		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.CanIntrospect, c.IDTokenAlg,
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}
 }
 

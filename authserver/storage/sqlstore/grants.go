@@ -149,6 +149,87 @@ func (s *Store) whyNotSpendable(ctx context.Context, tx *sql.Tx, tokenHash strin
 	}
 }
 
+// RetrySpentRefreshToken is the reuse grace window: a client that lost the
+// response of a rotation may present the spent token once more. It marks
+// oldHash retried at now and stores next, in one transaction whose first
+// statement is the conditional UPDATE that picks the single winner; the
+// UPDATE matches only a token spent after spentAfter, never retried, unexpired
+// and of an unrevoked family. On success it returns the old record.
+//
+// Otherwise nothing is stored and: an unknown token, or one of a revoked
+// family, gives storage.ErrNotFound; a spent token that fails any other
+// condition (retried before, spent too long ago, expired) gives its record
+// and storage.ErrAlreadyUsed, which the caller treats as reuse, as
+// RotateRefreshToken does for a spent token; an existing next.TokenHash gives
+// storage.ErrConflict. A token that was never spent gives storage.ErrConflict
+// too: it is not a retry but a plain rotation, which the caller asks of
+// RotateRefreshToken and never of this method, so the error flags a caller
+// bug rather than a replay that would revoke the family.
+func (s *Store) RetrySpentRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, spentAfter, now time.Time) (storage.RefreshToken, error) {
+	var old storage.RefreshToken
+	n := timeArg(now)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		old, err = scanRefreshToken(tx.QueryRowContext(ctx, s.q.retryRefreshToken,
+			n, oldHash, timeArg(spentAfter), n, n))
+		if errors.Is(err, sql.ErrNoRows) {
+			old, err = s.whyNotRetriable(ctx, tx, oldHash)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q.createRefreshToken, refreshTokenArgs(next)...)
+		return err
+	})
+	switch {
+	case err == nil:
+		return old, nil
+	case errors.Is(err, storage.ErrAlreadyUsed):
+		return old, err
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
+		return storage.RefreshToken{}, err
+	case s.d.uniqueViolation(err):
+		return storage.RefreshToken{}, storage.ErrConflict
+	default:
+		return storage.RefreshToken{}, fmt.Errorf("sqlstore: retry spent refresh token: %w", err)
+	}
+}
+
+// whyNotRetriable reads the token that retryRefreshToken did not match and
+// returns the error that explains it (see RetrySpentRefreshToken).
+func (s *Store) whyNotRetriable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
+	var (
+		t    storage.RefreshToken
+		live bool
+	)
+	err := tx.QueryRowContext(ctx, s.q.getRefreshTokenState, tokenHash).Scan(append(refreshTokenDest(&t), &live)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.RefreshToken{}, storage.ErrNotFound
+	case err != nil:
+		return storage.RefreshToken{}, err
+	case !live:
+		return storage.RefreshToken{}, storage.ErrNotFound
+	case t.SpentAt.IsZero():
+		return storage.RefreshToken{}, storage.ErrConflict
+	default:
+		return t, storage.ErrAlreadyUsed
+	}
+}
+
+// ListSessionRefreshTokens returns the unspent tokens bound to the session
+// whose family is not revoked, oldest first. Expiry is not checked (there is
+// no clock); revoking the family of an expired token is harmless. An empty
+// sessionID lists nothing: it would otherwise match every token issued
+// without a session.
+func (s *Store) ListSessionRefreshTokens(ctx context.Context, sessionID string) ([]storage.RefreshToken, error) {
+	if sessionID == "" {
+		return nil, nil
+	}
+	return list(ctx, s.r, "list session refresh tokens", s.q.listSessionRefreshTokens, scanRefreshToken, sessionID)
+}
+
 // RevokeFamily records the revocation (kept even for a family that has no
 // token yet, see notRevoked) and deletes the family's tokens. Revoking twice
 // keeps the first revoked_at.

@@ -64,6 +64,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.apply(ctx, ms)
+}
+
+// apply applies the given migrations in order, skipping applied ones.
+func (s *Store) apply(ctx context.Context, ms []migration) error {
 	for _, m := range ms {
 		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.applyMigration(ctx, tx, m) }); err != nil {
 			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)

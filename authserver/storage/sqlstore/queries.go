@@ -3,7 +3,7 @@ package sqlstore
 // The column lists fix the order in which the scan functions read a row.
 const (
 	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, audience, skip_consent, id_token_alg, created_at, updated_at`
+		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at`
 	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at`
 	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
 		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id`
@@ -27,7 +27,8 @@ type queries struct {
 
 	upsertClient, getClient, listClients, deleteClient string
 
-	upsertUser, getUser, getUserByUsername, listUsers, deleteUser string
+	upsertUser, getUser, getUserByUsername, listUsers, deleteUser                       string
+	deleteUserSessions, revokeUserFamilies, deleteUserFamilyTokens, deleteUserAuthCodes string
 
 	createAuthCode, consumeAuthCode, getAuthCode string
 
@@ -35,6 +36,11 @@ type queries struct {
 
 	createRefreshToken, getRefreshToken, spendRefreshToken, getRefreshTokenState string
 	revokeFamily, deleteFamilyTokens, familyRevoked                              string
+	retryRefreshToken, listSessionRefreshTokens                                  string
+
+	revokeAccessToken, accessTokenRevoked string
+
+	purgeAuthCodes, purgeSessions, purgeRefreshTokens, purgeAccessTokenRevocations, purgeFamilyRevocations string
 
 	insertSigningKey, listSigningKeys, updateSigningKey, deleteSigningKey string
 }
@@ -47,7 +53,7 @@ func newQueries(d dialect) queries {
 		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
 
 		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				secret_hash = excluded.secret_hash,
 				name = excluded.name,
@@ -57,6 +63,7 @@ func newQueries(d dialect) queries {
 				scopes = excluded.scopes,
 				audience = excluded.audience,
 				skip_consent = excluded.skip_consent,
+				can_introspect = excluded.can_introspect,
 				id_token_alg = excluded.id_token_alg,
 				updated_at = excluded.updated_at`),
 		getClient:    r(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`),
@@ -79,6 +86,25 @@ func newQueries(d dialect) queries {
 		getUserByUsername: r(`SELECT ` + userCols + ` FROM users WHERE username = ?`),
 		listUsers:         r(`SELECT ` + userCols + ` FROM users ORDER BY username`),
 		deleteUser:        r(`DELETE FROM users WHERE id = ?`),
+		// DeleteUser's cascade, run after deleteUser in its transaction.
+		// revokeUserFamilies takes the families of the user's refresh tokens
+		// and also those recorded on the user's redeemed codes: a redemption
+		// that committed but has not stored its first refresh token yet has
+		// a family with no token, which only the code names. (The WHERE
+		// clause of the SELECT is also what lets SQLite parse the ON CONFLICT
+		// of an INSERT ... SELECT.)
+		deleteUserSessions: r(`DELETE FROM sessions WHERE user_id = ?`),
+		revokeUserFamilies: r(`INSERT INTO revoked_families (family_id, revoked_at)
+			SELECT family_id, CAST(? AS BIGINT) FROM (
+				SELECT family_id FROM refresh_tokens WHERE user_id = ?
+				UNION
+				SELECT family_id FROM auth_codes WHERE user_id = ? AND family_id <> ''
+			) AS f WHERE true
+			ON CONFLICT (family_id) DO NOTHING`),
+		// Deleted by family, as RevokeFamily does, not by user_id.
+		deleteUserFamilyTokens: r(`DELETE FROM refresh_tokens WHERE family_id IN
+			(SELECT family_id FROM refresh_tokens WHERE user_id = ?)`),
+		deleteUserAuthCodes: r(`DELETE FROM auth_codes WHERE user_id = ?`),
 
 		createAuthCode: r(`INSERT INTO auth_codes (` + authCodeCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -101,13 +127,55 @@ func newQueries(d dialect) queries {
 			WHERE token_hash = ? AND spent_at IS NULL
 				AND expires_at > ? AND family_expires_at > ? AND ` + notRevoked + `
 			RETURNING ` + refreshTokenCols),
-		// Tells why spendRefreshToken matched no row.
+		// Tells why spendRefreshToken or retryRefreshToken matched no row.
 		getRefreshTokenState: r(`SELECT ` + refreshTokenCols + `, ` + notRevoked + `
 			FROM refresh_tokens WHERE token_hash = ?`),
 		revokeFamily: r(`INSERT INTO revoked_families (family_id, revoked_at) VALUES (?, ?)
 			ON CONFLICT (family_id) DO NOTHING`),
 		deleteFamilyTokens: r(`DELETE FROM refresh_tokens WHERE family_id = ?`),
 		familyRevoked:      r(`SELECT COUNT(*) FROM revoked_families WHERE family_id = ?`),
+		// Like spendRefreshToken, one statement picks the single winner: only
+		// a spent token, spent after the grace window opened, never retried.
+		retryRefreshToken: r(`UPDATE refresh_tokens SET retried_at = ?
+			WHERE token_hash = ? AND spent_at IS NOT NULL AND spent_at > ? AND retried_at IS NULL
+				AND expires_at > ? AND family_expires_at > ? AND ` + notRevoked + `
+			RETURNING ` + refreshTokenCols),
+		listSessionRefreshTokens: r(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
+			WHERE session_id = ? AND spent_at IS NULL AND ` + notRevoked + `
+			ORDER BY created_at, token_hash`),
+
+		// A second revocation keeps the later expiry, so that no record ever
+		// shortens the time a token stays refused.
+		revokeAccessToken: r(`INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)
+			ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
+			WHERE revoked_access_tokens.expires_at IS NOT NULL
+				AND (excluded.expires_at IS NULL OR excluded.expires_at > revoked_access_tokens.expires_at)`),
+		accessTokenRevoked: r(`SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = ?`),
+
+		// PurgeExpired: each deletes at most LIMIT rows by primary key, the
+		// form both databases accept (neither has DELETE ... LIMIT in
+		// common). A NULL expiry is the zero time, which no read ever treats
+		// as later than now, so such a code, session or token is already
+		// unusable and goes too.
+		purgeAuthCodes: r(`DELETE FROM auth_codes WHERE code_hash IN (SELECT code_hash FROM auth_codes
+			WHERE expires_at IS NULL OR expires_at <= ? LIMIT ?)`),
+		purgeSessions: r(`DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions
+			WHERE expires_at IS NULL OR expires_at <= ? LIMIT ?)`),
+		purgeRefreshTokens: r(`DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens
+			WHERE expires_at IS NULL OR expires_at <= ?
+				OR family_expires_at IS NULL OR family_expires_at <= ?
+				OR spent_at < ? LIMIT ?)`),
+		// Unlike the rows above, a revocation with a NULL expiry is kept:
+		// deleting it would make the token usable again.
+		purgeAccessTokenRevocations: r(`DELETE FROM revoked_access_tokens WHERE jti IN (SELECT jti FROM revoked_access_tokens
+			WHERE expires_at <= ? LIMIT ?)`),
+		// A revocation is kept while its family still has a token: a token
+		// stored after the revocation (see notRevoked) would otherwise come
+		// back to life. Such a token is purged when it expires, and the
+		// revocation with it on a later call.
+		purgeFamilyRevocations: r(`DELETE FROM revoked_families WHERE family_id IN (SELECT family_id FROM revoked_families
+			WHERE revoked_at < ? AND NOT EXISTS (SELECT 1 FROM refresh_tokens
+				WHERE refresh_tokens.family_id = revoked_families.family_id) LIMIT ?)`),
 
 		insertSigningKey: r(`INSERT INTO signing_keys (` + signingKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		listSigningKeys:  r(`SELECT ` + signingKeyCols + ` FROM signing_keys ORDER BY created_at, id`),

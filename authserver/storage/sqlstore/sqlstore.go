@@ -46,6 +46,20 @@ type Store struct {
 // store. driver is "sqlite" (dsn: a file path or a "file:" URI; its parent
 // directory is created) or "postgres" (dsn: a pgx connection string).
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	s, err := connect(ctx, driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect opens the pools and checks that the database answers, without
+// migrating.
+func connect(ctx context.Context, driver, dsn string) (*Store, error) {
 	var (
 		s   *Store
 		err error
@@ -64,10 +78,6 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	if err := s.w.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: connect %s: %w", driver, err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 )
 
 // schemaVersion is the number of files in migrations/.
-const schemaVersion = 1
+const schemaVersion = 2
 
 const postgresEnv = "AUTHSERVER_TEST_POSTGRES_DSN"
 
@@ -153,6 +154,111 @@ func TestMigrateIsIdempotent(t *testing.T) {
 			got, err := second.GetClient(t.Context(), "web")
 			if err != nil || got.RedirectURIs[0] != c.RedirectURIs[0] {
 				t.Fatalf("data written before the second Open: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestMigrateFromVersion1 upgrades a database that ran only 0001 and holds
+// data, as databases in the field do: the rows must survive, and the new
+// columns must read as their defaults (a client may not introspect, a spent
+// token has its one retry left).
+func TestMigrateFromVersion1(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { old.Close() })
+			tokenHash := storage.Hash("old token")
+			for _, q := range []struct {
+				query string
+				args  []any
+			}{
+				{`INSERT INTO clients (id, name, skip_consent) VALUES (?, ?, ?)`, []any{"legacy", "Legacy", true}},
+				{`INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, spent_at, family_expires_at)
+					VALUES (?, ?, ?, ?, ?, ?)`, []any{tokenHash, "F", "u", int64(1e15), int64(2e6), int64(1e15)}},
+			} {
+				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
+					t.Fatalf("%s: %v", q.query, err)
+				}
+			}
+			s := openStore(t, b.name, dsn)
+			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
+				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
+			}
+			c, err := s.GetClient(t.Context(), "legacy")
+			if err != nil || c.Name != "Legacy" || !c.SkipConsent || c.CanIntrospect {
+				t.Fatalf("client written before the migration: %+v, %v", c, err)
+			}
+			next := storage.RefreshToken{TokenHash: storage.Hash("next"), FamilyID: "F"}
+			if _, err := s.RetrySpentRefreshToken(t.Context(), tokenHash, next, time.UnixMicro(1e6), time.UnixMicro(3e6)); err != nil {
+				t.Fatalf("retry a token spent before the migration: %v", err)
+			}
+		})
+	}
+}
+
+// TestPurgeKeepsRevocationWhileFamilyHasTokens covers what the contract
+// leaves to the backend: a token stored into a family after the family was
+// revoked (a code replay racing the winning redemption) is hidden only by the
+// revocation record, so that record must outlive the token.
+func TestPurgeKeepsRevocationWhileFamilyHasTokens(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			s := openStore(t, b.name, b.dsn(t))
+			ctx := t.Context()
+			t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			if err := s.RevokeFamily(ctx, "F", t0); err != nil {
+				t.Fatal(err)
+			}
+			late := storage.RefreshToken{TokenHash: storage.Hash("late"), FamilyID: "F",
+				CreatedAt: t0, ExpiresAt: t0.Add(48 * time.Hour), FamilyExpiresAt: t0.Add(48 * time.Hour)}
+			if err := s.CreateRefreshToken(ctx, late); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				name        string
+				now         time.Time
+				wantRevoked bool
+			}{
+				// The revocation is old enough, but the family's token lives.
+				{"TokenLive", t0.Add(24 * time.Hour), true},
+				// The token expires and goes first; the revocation follows.
+				{"TokenExpired", t0.Add(48 * time.Hour), false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					if _, err := s.PurgeExpired(ctx, tc.now, time.Time{}, tc.now, 100); err != nil {
+						t.Fatal(err)
+					}
+					revoked, err := s.FamilyRevoked(ctx, "F")
+					if err != nil || revoked != tc.wantRevoked {
+						t.Fatalf("FamilyRevoked = %v, %v; want %v", revoked, err, tc.wantRevoked)
+					}
+					if _, err := s.GetRefreshToken(ctx, late.TokenHash); !errors.Is(err, storage.ErrNotFound) {
+						t.Fatalf("token of the revoked family: GetRefreshToken error %v, want ErrNotFound", err)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestPurgeExpiredRejectsNonPositiveLimit(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "authserver.db"))
+	for _, tc := range []struct {
+		name  string
+		limit int
+	}{
+		{"Zero", 0},
+		// SQLite would read LIMIT -1 as no limit at all.
+		{"Negative", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.PurgeExpired(t.Context(), time.Now(), time.Now(), time.Now(), tc.limit); err == nil {
+				t.Errorf("PurgeExpired(limit=%d) succeeded", tc.limit)
 			}
 		})
 	}
