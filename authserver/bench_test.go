@@ -1,0 +1,194 @@
+package authserver_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authserver-dev/authserver/authserver/authtest"
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+// The benchmarks run the real provider (SQLite file, real keys) with the
+// demo configuration; see BENCHMARKS.md for the method and the numbers.
+
+func tokenRequest(form url.Values, user, secret string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(user, secret)
+	return req
+}
+
+// BenchmarkTokenEndpointCodeExchange is the whole token endpoint for an
+// authorization-code redemption with PKCE, in-process: client
+// authentication, atomic code consumption, an ES256 access token, an RS256
+// ID token and a refresh token stored as a hash.
+func BenchmarkTokenEndpointCodeExchange(b *testing.B) {
+	p := authtest.Start(b, nil)
+	ctx := context.Background()
+	user, err := p.App.Store.GetUserByUsername(ctx, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const verifier = "benchmark-verifier-benchmark-verifier-benchmark"
+	challenge := oauth2.S256ChallengeFromVerifier(verifier)
+	codes := make([]string, b.N)
+	now := p.Clock.Now()
+	for i := range codes {
+		codes[i] = rand.Text()
+		err := p.App.Store.CreateAuthCode(ctx, storage.AuthCode{
+			CodeHash: storage.Hash(codes[i]), ClientID: "demo-web", UserID: user.ID, RedirectURI: authtest.DemoRedirect,
+			Scope: "openid profile email offline_access api.read", CodeChallenge: challenge, CodeChallengeMethod: "S256",
+			Nonce: "n", SessionID: "sid", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rec := httptest.NewRecorder()
+		p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"authorization_code"}, "code": {codes[i]},
+			"redirect_uri": {authtest.DemoRedirect}, "code_verifier": {verifier}}, "demo-web", "demo-secret"))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkTokenEndpointClientCredentials is the client-credentials grant
+// in-process: client authentication and one ES256 access token.
+func BenchmarkTokenEndpointClientCredentials(b *testing.B) {
+	p := authtest.Start(b, nil)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		p.App.Server.ServeHTTP(rec, tokenRequest(form, "service", "service-secret"))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkTokenEndpointRefresh is the refresh grant in-process: lookup,
+// atomic rotation (one SQLite write transaction), a new access token and ID
+// token.
+func BenchmarkTokenEndpointRefresh(b *testing.B) {
+	p := authtest.Start(b, nil)
+	refreshToken := benchRefreshToken(b, p)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, "demo-web", "demo-secret"))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		refreshToken = decodeField(b, rec.Body.Bytes(), "refresh_token")
+	}
+}
+
+func benchRefreshToken(b *testing.B, p *authtest.Provider) string {
+	b.Helper()
+	rec := httptest.NewRecorder()
+	p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"password"}, "username": {"alice"},
+		"password": {"alice-password"}, "scope": {"openid offline_access api.read"}}, "demo-web", "demo-secret"))
+	if rec.Code != http.StatusOK {
+		b.Fatalf("password grant: %d %s", rec.Code, rec.Body)
+	}
+	return decodeField(b, rec.Body.Bytes(), "refresh_token")
+}
+
+func decodeField(b *testing.B, body []byte, field string) string {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := m[field].(string)
+	if s == "" {
+		b.Fatalf("no %s in %s", field, body)
+	}
+	return s
+}
+
+// httpClient32 keeps up to 32 connections to the loopback server alive.
+func httpClient32() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 32}}
+}
+
+// BenchmarkHTTPClientCredentials32 posts client-credentials requests over
+// loopback HTTP from 32 goroutines (16 per core on 2 cores), at most 32
+// connections. req/s = 1e9 / (ns/op).
+func BenchmarkHTTPClientCredentials32(b *testing.B) {
+	p := authtest.Start(b, nil)
+	c := httpClient32()
+	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}.Encode()
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("service", "service-secret")
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkHTTPRefresh32 rotates refresh tokens over loopback HTTP from 32
+// goroutines, each its own family, at most 32 connections.
+func BenchmarkHTTPRefresh32(b *testing.B) {
+	p := authtest.Start(b, nil)
+	c := httpClient32()
+	b.SetParallelism(16)
+	// One family per goroutine, made before the clock starts.
+	n := 16 * runtime.GOMAXPROCS(0)
+	families := make(chan string, n)
+	for range n {
+		families <- benchRefreshToken(b, p)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		token := <-families
+		for pb.Next() {
+			body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}.Encode()
+			req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("demo-web", "demo-secret")
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d %v", resp.StatusCode, m)
+			}
+			token = m["refresh_token"].(string)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
