@@ -8,8 +8,29 @@
 //     so that forged kids cannot turn the API into a traffic amplifier;
 //   - verification of JWT access tokens (RFC 9068): typ, algorithm allow-list,
 //     signature, iss, aud, exp, nbf, iat and the other required claims;
+//   - verification by token introspection (RFC 7662, Introspector) for APIs
+//     that must see a revocation, which a self-contained JWT cannot show;
 //   - net/http middleware speaking RFC 6750 (WWW-Authenticate, invalid_token,
 //     insufficient_scope), with the verified Claims in the request context.
+//     Authenticate and RequireScope take any TokenVerifier, so an API
+//     switches between the two modes without touching its routes.
+//
+// # Introspection mode
+//
+// An Introspector asks the provider's introspection_endpoint about each
+// token, authenticating as a client allowed to introspect. Answers, active
+// or not, are cached for IntrospectionConfig.CacheTTL (default 10s), keyed by
+// the token's SHA-256, so a revocation is seen by the API at most CacheTTL
+// later; a negative CacheTTL turns the cache off and every request costs a
+// provider round trip. An active answer is never kept past the token's exp,
+// and concurrent requests with the same uncached token share one call.
+//
+// When the provider cannot answer (unreachable, 5xx, malformed reply; see
+// ErrProviderUnavailable), the middleware answers 503 temporarily_unavailable
+// without a WWW-Authenticate challenge, not 401: the token may well be good,
+// and a 401 would make clients discard it or send users through sign-in
+// again. More generally, any error from a TokenVerifier that is not a
+// *TokenError is answered 503.
 //
 // It is meant to be copied into, or imported by, third-party APIs, so it
 // imports only the standard library and github.com/go-jose/go-jose/v4. It must

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/authserver-dev/authserver/resource"
 )
@@ -26,6 +28,31 @@ func Example() {
 		func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := resource.ClaimsFromContext(r.Context())
 			fmt.Fprintf(w, "hello %s\n", claims.Subject)
+		})))
+	log.Fatal(http.ListenAndServe("127.0.0.1:9095", mux))
+}
+
+// An API that must stop accepting a token as soon as it is revoked asks the
+// provider about each token instead; answers are cached for CacheTTL, the
+// longest a revoked token keeps working here.
+func ExampleNewIntrospector() {
+	in, err := resource.NewIntrospector(context.Background(), resource.IntrospectionConfig{
+		Issuer:       "http://127.0.0.1:9096",
+		Audience:     "http://127.0.0.1:9095",
+		ClientID:     "sample-api", // a client the provider allows to introspect
+		ClientSecret: os.Getenv("RESOURCE_CLIENT_SECRET"),
+		CacheTTL:     5 * time.Second,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	// Same routes as with a Verifier: both are TokenVerifiers.
+	mux.Handle("POST /api/payments", resource.RequireScope(in, "api.write", http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := resource.ClaimsFromContext(r.Context())
+			fmt.Fprintf(w, "payment accepted for %s\n", claims.Subject)
 		})))
 	log.Fatal(http.ListenAndServe("127.0.0.1:9095", mux))
 }

@@ -216,26 +216,48 @@ func (k publicKey) usableFor(alg string) bool {
 	return false
 }
 
-// discover reads the provider's discovery document and returns its jwks_uri.
-func discover(ctx context.Context, client *http.Client, issuer string) (string, error) {
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	if err := getJSON(ctx, client, wellKnown, &doc); err != nil {
-		return "", err
+// discoveryDocument is the part of OIDC discovery (RFC 8414) this package
+// reads.
+type discoveryDocument struct {
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+
+	wellKnown string // where it was read, for error messages
+}
+
+// fetchDiscovery reads the provider's discovery document and checks that it
+// speaks for issuer.
+func fetchDiscovery(ctx context.Context, client *http.Client, issuer string) (*discoveryDocument, error) {
+	doc := &discoveryDocument{wellKnown: strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"}
+	if err := getJSON(ctx, client, doc.wellKnown, doc); err != nil {
+		return nil, err
 	}
 	// OIDC Discovery §4.3: a document claiming another issuer may be an
-	// attempt to make us trust someone else's keys.
+	// attempt to make us trust someone else's keys (or send our client
+	// secret to someone else's introspection endpoint).
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("discovery document at %s names issuer %q, expected %q", wellKnown, doc.Issuer, issuer)
+		return nil, fmt.Errorf("discovery document at %s names issuer %q, expected %q", doc.wellKnown, doc.Issuer, issuer)
 	}
-	u, err := url.Parse(doc.JWKSURI)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("discovery document at %s has no valid jwks_uri (got %q)", wellKnown, doc.JWKSURI)
+	return doc, nil
+}
+
+// discover reads the provider's discovery document and returns its jwks_uri.
+func discover(ctx context.Context, client *http.Client, issuer string) (string, error) {
+	doc, err := fetchDiscovery(ctx, client, issuer)
+	if err != nil {
+		return "", err
+	}
+	if !isHTTPURL(doc.JWKSURI) {
+		return "", fmt.Errorf("discovery document at %s has no valid jwks_uri (got %q)", doc.wellKnown, doc.JWKSURI)
 	}
 	return doc.JWKSURI, nil
+}
+
+// isHTTPURL reports whether s is an absolute http(s) URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 // getJSON GETs url and decodes a JSON body of at most maxDocumentSize bytes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -23,14 +24,38 @@ func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
 	return context.WithValue(ctx, claimsKey{}, c)
 }
 
+// TokenVerifier is what the middleware needs from a token checker: *Verifier
+// (local JWT verification) and *Introspector (asking the provider) both
+// implement it, so an API can switch between them without touching its
+// routes.
+//
+// Verify must return a *TokenError for a token it refuses; the middleware
+// answers those 401 invalid_token. Any other error means the verifier could
+// not decide (for example the provider is unreachable, see
+// ErrProviderUnavailable): the middleware answers 503, because a 401 would
+// tell a client holding a perfectly good token to throw it away.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*Claims, error)
+}
+
+// challengeSettings is implemented by this package's verifiers to give the
+// middleware their WWW-Authenticate realm and logger. Another TokenVerifier
+// gets challenges without a realm (RFC 6750 makes it optional) and
+// slog.Default().
+type challengeSettings interface {
+	challengeSettings() (realm string, log *slog.Logger)
+}
+
 // Authenticate lets through only requests with a valid bearer access token
 // in the Authorization header (RFC 6750 §2.1) and puts its Claims in the
 // request context. Tokens in the URL query are refused (RFC 9700 §2.5:
 // URLs end up in logs and Referer headers); tokens in a form body are
-// ignored.
-func (v *Verifier) Authenticate(next http.Handler) http.Handler {
+// ignored. A token v refuses is answered 401; a verifier that cannot decide
+// (provider outage) is answered 503, see TokenVerifier.
+func Authenticate(v TokenVerifier, next http.Handler) http.Handler {
+	m := newMiddleware(v)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, ok := v.authenticate(w, r)
+		c, ok := m.authenticate(w, r)
 		if !ok {
 			return
 		}
@@ -41,18 +66,19 @@ func (v *Verifier) Authenticate(next http.Handler) http.Handler {
 // RequireScope lets through only requests whose access token was granted
 // scope, answering 403 insufficient_scope otherwise (RFC 6750 §3.1). It
 // authenticates the request itself unless Authenticate already did, so
-// v.RequireScope("api.read", h) is all a handler needs.
-func (v *Verifier) RequireScope(scope string, next http.Handler) http.Handler {
+// RequireScope(v, "api.read", h) is all a handler needs.
+func RequireScope(v TokenVerifier, scope string, next http.Handler) http.Handler {
+	m := newMiddleware(v)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := ClaimsFromContext(r.Context())
 		if !ok {
-			if c, ok = v.authenticate(w, r); !ok {
+			if c, ok = m.authenticate(w, r); !ok {
 				return
 			}
 			r = r.WithContext(ContextWithClaims(r.Context(), c))
 		}
 		if !c.HasScope(scope) {
-			v.writeChallenge(w, http.StatusForbidden, challenge{
+			m.writeChallenge(w, http.StatusForbidden, challenge{
 				code:        "insufficient_scope",
 				description: "the access token was not granted scope " + scope,
 				scope:       scope,
@@ -63,26 +89,69 @@ func (v *Verifier) RequireScope(scope string, next http.Handler) http.Handler {
 	})
 }
 
+// Authenticate is Authenticate(v, next).
+func (v *Verifier) Authenticate(next http.Handler) http.Handler { return Authenticate(v, next) }
+
+// RequireScope is RequireScope(v, scope, next).
+func (v *Verifier) RequireScope(scope string, next http.Handler) http.Handler {
+	return RequireScope(v, scope, next)
+}
+
+func (v *Verifier) challengeSettings() (string, *slog.Logger) { return v.realm, v.log }
+
+// middleware is the state shared by Authenticate and RequireScope.
+type middleware struct {
+	v     TokenVerifier
+	realm string
+	log   *slog.Logger
+}
+
+func newMiddleware(v TokenVerifier) *middleware {
+	m := &middleware{v: v, log: slog.Default()}
+	if s, ok := v.(challengeSettings); ok {
+		m.realm, m.log = s.challengeSettings()
+	}
+	return m
+}
+
 // authenticate verifies the request's bearer token, or writes the RFC 6750
-// challenge and returns false.
-func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*Claims, bool) {
+// challenge (or the 503 of an undecidable token) and returns false.
+func (m *middleware) authenticate(w http.ResponseWriter, r *http.Request) (*Claims, bool) {
 	raw, ch := bearerToken(r)
 	if ch != nil {
-		v.writeChallenge(w, ch.status(), *ch)
+		m.writeChallenge(w, ch.status(), *ch)
 		return nil, false
 	}
-	c, err := v.Verify(r.Context(), raw)
-	if err != nil {
-		reason := "invalid access token"
-		if te, ok := errors.AsType[*TokenError](err); ok {
-			reason = te.Reason
-		}
-		// Debug, not Warn: anyone on the internet can cause these.
-		v.log.DebugContext(r.Context(), "resource: access token refused", "reason", reason, "err", err)
-		v.writeChallenge(w, http.StatusUnauthorized, challenge{code: "invalid_token", description: reason})
+	c, err := m.v.Verify(r.Context(), raw)
+	if err == nil {
+		return c, true
+	}
+	te, ok := errors.AsType[*TokenError](err)
+	if !ok {
+		// The error never contains the token: verifiers build it from
+		// provider URLs and statuses only.
+		m.log.WarnContext(r.Context(), "resource: cannot check access token; answering 503", "err", err)
+		writeUnavailable(w)
 		return nil, false
 	}
-	return c, true
+	// Debug, not Warn: anyone on the internet can cause these.
+	m.log.DebugContext(r.Context(), "resource: access token refused", "reason", te.Reason, "err", err)
+	m.writeChallenge(w, http.StatusUnauthorized, challenge{code: "invalid_token", description: te.Reason})
+	return nil, false
+}
+
+// writeUnavailable answers a request whose token could not be checked. It
+// carries no WWW-Authenticate challenge: the client's credentials are not
+// in question, and it should retry the same token later.
+func writeUnavailable(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{"temporarily_unavailable", "the access token cannot be checked right now; retry later"})
 }
 
 // challenge is one RFC 6750 §3 error. An empty code means "no credentials
@@ -132,20 +201,19 @@ func bearerToken(r *http.Request) (string, *challenge) {
 
 // writeChallenge writes the RFC 6750 WWW-Authenticate header and a JSON body
 // with the same error, uncacheable.
-func (v *Verifier) writeChallenge(w http.ResponseWriter, status int, c challenge) {
-	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
-	b.WriteString(quotedStringEscape(v.realm))
-	b.WriteByte('"')
+func (m *middleware) writeChallenge(w http.ResponseWriter, status int, c challenge) {
+	var params []string
+	if m.realm != "" {
+		params = append(params, `realm="`+quotedStringEscape(m.realm)+`"`)
+	}
 	if c.code != "" {
-		b.WriteString(`, error="` + c.code + `"`)
-		b.WriteString(`, error_description="` + errorDescriptionChars(c.description) + `"`)
+		params = append(params, `error="`+c.code+`"`, `error_description="`+errorDescriptionChars(c.description)+`"`)
 	}
 	if c.scope != "" {
-		b.WriteString(`, scope="` + errorDescriptionChars(c.scope) + `"`)
+		params = append(params, `scope="`+errorDescriptionChars(c.scope)+`"`)
 	}
 	h := w.Header()
-	h.Set("WWW-Authenticate", b.String())
+	h.Set("WWW-Authenticate", strings.TrimSpace("Bearer "+strings.Join(params, ", ")))
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

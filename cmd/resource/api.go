@@ -14,14 +14,15 @@ import (
 const maxNoteBody = 64 << 10
 
 // newAPI returns the sample API: every /api route checks its scope through
-// v, which also authenticates the request.
-func newAPI(v *resource.Verifier) http.Handler {
+// v, which also authenticates the request. v is either verifier of package
+// resource; the routes do not care which.
+func newAPI(v resource.TokenVerifier) http.Handler {
 	var lastNoteID atomic.Int64 // notes are only echoed: this is a demo, not a store
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /api/profile", v.RequireScope("api.read", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /api/profile", resource.RequireScope(v, "api.read", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := resource.ClaimsFromContext(r.Context())
 		writeJSON(w, http.StatusOK, map[string]string{
 			"sub":       c.Subject,
@@ -30,7 +31,7 @@ func newAPI(v *resource.Verifier) http.Handler {
 			"message":   fmt.Sprintf("hello %s from the sample API", c.Subject),
 		})
 	})))
-	mux.Handle("POST /api/notes", v.RequireScope("api.write", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /api/notes", resource.RequireScope(v, "api.write", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := resource.ClaimsFromContext(r.Context())
 		var in struct {
 			Text string `json:"text"`

@@ -130,10 +130,21 @@ func TestAPI(t *testing.T) {
 	}
 }
 
-func TestWaitForVerifierGivesUpAtOnceOnConfigErrors(t *testing.T) {
-	_, err := waitForVerifier(context.Background(), resource.Config{Issuer: "not a URL", Audience: audience},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if !errors.Is(err, resource.ErrInvalidConfig) {
-		t.Fatalf("err = %v, want ErrInvalidConfig", err)
+func TestStartVerifierGivesUpAtOnceOnConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		o    options
+	}{
+		{name: "JWT mode, bad issuer", o: options{issuer: "not a URL", audience: audience}},
+		{name: "introspection mode, bad issuer", o: options{issuer: "not a URL", audience: audience, introspect: true, clientID: "api", clientSecret: "s"}},
+		{name: "introspection mode, no client secret", o: options{issuer: "http://127.0.0.1:1", audience: audience, introspect: true, clientID: "api"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := startVerifier(context.Background(), c.o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if !errors.Is(err, resource.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+		})
 	}
 }

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
 	"github.com/authserver-dev/authserver/resource"
@@ -73,5 +76,68 @@ func TestSampleAPIWithRealProvider(t *testing.T) {
 				t.Fatalf("profile body = %s", body)
 			}
 		})
+	}
+}
+
+// TestSampleAPIInIntrospectionMode runs the sample API as --introspect would:
+// a live token works, a revoked one is refused. (The sample API keeps the
+// default 10s cache; the revoked token is one the API has not seen yet.)
+func TestSampleAPIInIntrospectionMode(t *testing.T) {
+	p := authtest.Start(t, nil)
+	ctx := context.Background()
+	v, err := startVerifier(ctx, options{issuer: p.URL, audience: "https://api.example.com",
+		introspect: true, clientID: "service", clientSecret: "service-secret"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(newAPI(v))
+	defer api.Close()
+	cc := &clientcredentials.Config{ClientID: "service", ClientSecret: "service-secret", TokenURL: p.URL + "/token", Scopes: []string{"api.read"}}
+	newToken := func() string {
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	post := func(u, token string, basicAuth bool) int {
+		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(url.Values{"token": {token}, "text": {"hi"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if basicAuth {
+			req.SetBasicAuth("service", "service-secret")
+		} else {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	get := func(token string) int {
+		req, _ := http.NewRequest(http.MethodGet, api.URL+"/api/profile", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	live := newToken()
+	if got := get(live); got != http.StatusOK {
+		t.Errorf("profile with a live token: %d, want 200", got)
+	}
+	if got := post(api.URL+"/api/notes", live, false); got != http.StatusForbidden {
+		t.Errorf("notes with api.read only: %d, want 403", got)
+	}
+	revoked := newToken()
+	if got := post(p.URL+"/revoke", revoked, true); got != http.StatusOK {
+		t.Fatalf("revocation: %d", got)
+	}
+	if got := get(revoked); got != http.StatusUnauthorized {
+		t.Errorf("profile with a revoked token: %d, want 401", got)
 	}
 }
