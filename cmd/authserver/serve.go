@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-func migrate(ctx context.Context, cfg config.Config) error {
+func migrate(ctx context.Context, cfg config.Config, out io.Writer) error {
 	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return err
@@ -61,11 +62,11 @@ func migrate(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("schema at version %d\n", v)
+	fmt.Fprintf(out, "schema at version %d\n", v)
 	return nil
 }
 
-func listKeys(ctx context.Context, cfg config.Config) error {
+func listKeys(ctx context.Context, cfg config.Config, out io.Writer) error {
 	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func listKeys(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tEXPIRES")
 	for _, r := range recs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Algorithm, r.State, day(r.CreatedAt), day(r.ActivatesAt), day(r.ExpiresAt))
