@@ -9,6 +9,12 @@
 // Sign, JWKS and ETag from an immutable snapshot that readers reach through
 // an atomic pointer, without taking a lock.
 //
+// Keys rotate so that relying parties never notice: [Manager.Tick], run on
+// every replica, publishes a next key PublishLead before it signs, promotes
+// it after RotationPeriod, and keeps the retired key published for
+// RetireAfter, the lifetime of the tokens it signed (see [Schedule]).
+// [Manager.Advance] is the operator's "rotate now".
+//
 // keys is a leaf package. It imports only the standard library,
 // github.com/go-jose/go-jose/v4 and golang.org/x/crypto, and must never
 // import any other package of this module: storage backends implement its

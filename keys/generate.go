@@ -31,6 +31,12 @@ const MinRSABits = 2048
 // Generate makes a new private key for the JOSE algorithm alg: ES256 (P-256),
 // RS256 (RSA, DefaultRSABits) or EdDSA (Ed25519).
 func Generate(alg string) (crypto.Signer, error) {
+	return generate(alg, DefaultRSABits)
+}
+
+// generate is Generate with the RSA modulus size as a parameter, so that a
+// Manager can honour Options.RSABits without widening the exported API.
+func generate(alg string, rsaBits int) (crypto.Signer, error) {
 	switch alg {
 	case ES256:
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -39,7 +45,7 @@ func Generate(alg string) (crypto.Signer, error) {
 		}
 		return k, nil
 	case RS256:
-		return GenerateRSA(DefaultRSABits)
+		return GenerateRSA(rsaBits)
 	case EdDSA:
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {

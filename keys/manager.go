@@ -21,22 +21,39 @@ var ErrNotLoaded = errors.New("keys: signing keys not loaded yet")
 
 // Options tunes a Manager.
 type Options struct {
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. Every date the Manager writes
+	// or compares comes from it, so tests can run years of rotations
+	// without sleeping.
 	Now func() time.Time
+	// RSABits is the modulus size of the RS256 keys the Manager creates:
+	// DefaultRSABits (2048) when zero, or 3072. It applies to new keys
+	// only: a change takes effect at the next rotation, so that changing
+	// it never forces an unannounced key onto relying parties.
+	RSABits int
+	// Schedule drives Tick and Advance. Load, Sign and JWKS do not depend
+	// on it, so a Manager that never rotates may leave it zero.
+	Schedule Schedule
 }
 
-// Manager is the live set of signing keys. Sign, JWKS, ETag, PublicKeys and
-// Algorithms are safe for concurrent use and take no lock: they read an
-// immutable snapshot through an atomic pointer, which Load replaces.
+// Manager is the live set of signing keys. Sign, JWKS, ETag, PublicKeys,
+// Keys, NextChange and Algorithms are safe for concurrent use and take no
+// lock: they read an immutable snapshot through an atomic pointer, which
+// Load (and Tick and Advance, which end with a Load) replaces.
 type Manager struct {
-	store Store
-	kek   []byte
-	algs  []string
-	now   func() time.Time
-	// algErr reports an unsupported configured algorithm; Load returns it.
-	algErr error
+	store   Store
+	kek     []byte
+	algs    []string
+	now     func() time.Time
+	rsaBits int
+	sched   Schedule // with defaults filled in
+	// cfgErr reports a bad configuration (algorithm, KEK, RSA size); Load,
+	// Tick and Advance return it.
+	cfgErr error
+	// schedErr reports an unusable Schedule; only Tick and Advance return
+	// it, so that a server that does not rotate can still serve.
+	schedErr error
 
-	mu   sync.Mutex // serialises Load
+	mu   sync.Mutex // serialises Load, Tick and Advance within this process
 	snap atomic.Pointer[snapshot]
 }
 
@@ -47,9 +64,12 @@ type snapshot struct {
 	// opened holds every published key by kid, so that the next Load need
 	// not decrypt and parse it again.
 	opened map[string]openedKey
-	pub    []jose.JSONWebKey
-	jwks   []byte
-	etag   string
+	// recs are the published records in store order, without their key
+	// material: Keys and NextChange read them without touching the store.
+	recs []Record
+	pub  []jose.JSONWebKey
+	jwks []byte
+	etag string
 }
 
 type openedKey struct {
@@ -63,12 +83,22 @@ type openedKey struct {
 // I/O: call Load before use.
 func NewManager(store Store, kek []byte, algs []string, opts Options) *Manager {
 	m := &Manager{
-		store: store,
-		kek:   slices.Clone(kek),
-		now:   opts.Now,
+		store:    store,
+		kek:      slices.Clone(kek),
+		now:      opts.Now,
+		rsaBits:  opts.RSABits,
+		sched:    opts.Schedule.withDefaults(),
+		schedErr: opts.Schedule.Validate(),
 	}
 	if m.now == nil {
 		m.now = time.Now
+	}
+	switch m.rsaBits {
+	case 0:
+		m.rsaBits = DefaultRSABits
+	case 2048, 3072:
+	default:
+		m.cfgErr = fmt.Errorf("keys: RSA key size %d is not supported (want 2048 or 3072)", opts.RSABits)
 	}
 	for _, alg := range algs {
 		if slices.Contains(m.algs, alg) {
@@ -77,15 +107,15 @@ func NewManager(store Store, kek []byte, algs []string, opts Options) *Manager {
 		switch alg {
 		case ES256, RS256, EdDSA:
 		default:
-			m.algErr = errors.Join(m.algErr, fmt.Errorf("keys: unsupported algorithm %q (want ES256, RS256 or EdDSA)", alg))
+			m.cfgErr = errors.Join(m.cfgErr, fmt.Errorf("keys: unsupported algorithm %q (want ES256, RS256 or EdDSA)", alg))
 		}
 		m.algs = append(m.algs, alg)
 	}
 	if len(m.algs) == 0 {
-		m.algErr = errors.New("keys: no signing algorithm configured")
+		m.cfgErr = errors.Join(m.cfgErr, errors.New("keys: no signing algorithm configured"))
 	}
 	if len(kek) != KEKSize {
-		m.algErr = errors.Join(m.algErr, fmt.Errorf("keys: key-encryption key must be %d bytes, got %d", KEKSize, len(kek)))
+		m.cfgErr = errors.Join(m.cfgErr, fmt.Errorf("keys: key-encryption key must be %d bytes, got %d", KEKSize, len(kek)))
 	}
 	return m
 }
@@ -105,12 +135,18 @@ func NewManager(store Store, kek []byte, algs []string, opts Options) *Manager {
 // the key-encryption key is an error: the server must not run, and above all
 // must not create new keys, with the wrong KEK.
 func (m *Manager) Load(ctx context.Context) error {
-	if m.algErr != nil {
-		return m.algErr
+	if m.cfgErr != nil {
+		return m.cfgErr
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	_, err := m.loadLocked(ctx)
+	return err
+}
 
+// loadLocked is Load with m.mu held. changed reports whether the live set
+// (JWKS bytes or a signing key) differs from the previous snapshot.
+func (m *Manager) loadLocked(ctx context.Context) (changed bool, err error) {
 	now := m.now()
 	cache := map[string]openedKey{}
 	prev := m.snap.Load()
@@ -122,19 +158,19 @@ func (m *Manager) Load(ctx context.Context) error {
 
 	recs, err := m.store.ListSigningKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: list signing keys: %w", err)
+		return false, fmt.Errorf("keys: list signing keys: %w", err)
 	}
 	if err := validate(recs); err != nil {
-		return err
+		return false, err
 	}
 	created := false
 	for _, alg := range m.algs {
 		if hasActive(recs, alg) {
 			continue
 		}
-		o, err := m.create(ctx, alg, now)
+		o, err := m.create(ctx, alg, StateActive, now, now)
 		if err != nil {
-			return err
+			return false, err
 		}
 		cache[o.key.kid] = o
 		created = true
@@ -143,24 +179,25 @@ func (m *Manager) Load(ctx context.Context) error {
 		// Read back what the store holds: another process may have
 		// created keys at the same time, and all of them must be published.
 		if recs, err = m.store.ListSigningKeys(ctx); err != nil {
-			return fmt.Errorf("keys: list signing keys: %w", err)
+			return false, fmt.Errorf("keys: list signing keys: %w", err)
 		}
 		if err := validate(recs); err != nil {
-			return err
+			return false, err
 		}
 	}
 
 	next, err := m.build(recs, cache, now)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if prev != nil && sameSnapshot(prev, next) {
+	changed = prev == nil || !sameSnapshot(prev, next)
+	if !changed {
 		// Keep serving the very same bytes (handlers may compare or
-		// cache them), but take the fresh opened-key cache.
+		// cache them), but take the fresh opened-key cache and dates.
 		next.pub, next.jwks, next.etag = prev.pub, prev.jwks, prev.etag
 	}
 	m.snap.Store(next)
-	return nil
+	return changed, nil
 }
 
 func validate(recs []Record) error {
@@ -188,9 +225,11 @@ func hasActive(recs []Record, alg string) bool {
 	return false
 }
 
-// create generates, seals and inserts a new active key for alg.
-func (m *Manager) create(ctx context.Context, alg string, now time.Time) (openedKey, error) {
-	signer, err := Generate(alg)
+// create generates, seals and inserts a new key for alg in the given state
+// (active when Load fills a gap, next when Tick or Advance prepares a
+// rotation).
+func (m *Manager) create(ctx context.Context, alg string, state State, now, activatesAt time.Time) (openedKey, error) {
+	signer, err := generate(alg, m.rsaBits)
 	if err != nil {
 		return openedKey{}, err
 	}
@@ -209,13 +248,13 @@ func (m *Manager) create(ctx context.Context, alg string, now time.Time) (opened
 	rec := Record{
 		ID:          kid,
 		Algorithm:   alg,
-		State:       StateActive,
+		State:       state,
 		PrivateKey:  sealed,
 		CreatedAt:   now,
-		ActivatesAt: now,
+		ActivatesAt: activatesAt,
 	}
 	if err := m.store.InsertSigningKey(ctx, rec); err != nil {
-		return openedKey{}, fmt.Errorf("keys: insert new %s key: %w", alg, err)
+		return openedKey{}, fmt.Errorf("keys: insert new %s %s key: %w", state, alg, err)
 	}
 	return openedKey{sealed: sealed, key: key}, nil
 }
@@ -268,6 +307,8 @@ func (m *Manager) build(recs []Record, cache map[string]openedKey, now time.Time
 		}
 		s.opened[r.ID] = o
 		pubRecs = append(pubRecs, r)
+		r.PrivateKey = nil
+		s.recs = append(s.recs, r)
 	}
 
 	// The signing key of each configured algorithm.

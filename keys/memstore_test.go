@@ -17,7 +17,24 @@ type memStore struct {
 	// listHook, when set, runs in every ListSigningKeys after the records
 	// are read (outside the lock); an error from it is returned instead.
 	listHook func() error
-	inserts  int
+	// afterWrite, when set, runs after every insert, update and delete with
+	// the lock held and the records as they now are, so that a test can
+	// check an invariant at every state the store ever passes through.
+	afterWrite func(recs []Record)
+	inserts    int
+}
+
+func (s *memStore) wrote() {
+	if s.afterWrite != nil {
+		s.afterWrite(s.recs)
+	}
+}
+
+// insertCount is inserts, read under the lock.
+func (s *memStore) insertCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inserts
 }
 
 func clone(r Record) Record {
@@ -53,6 +70,7 @@ func (s *memStore) InsertSigningKey(ctx context.Context, r Record) error {
 	}
 	s.recs = append(s.recs, clone(r))
 	s.inserts++
+	s.wrote()
 	return nil
 }
 
@@ -65,6 +83,7 @@ func (s *memStore) UpdateSigningKey(ctx context.Context, r Record) error {
 			s.recs[i].ActivatesAt = r.ActivatesAt
 			s.recs[i].RetiredAt = r.RetiredAt
 			s.recs[i].ExpiresAt = r.ExpiresAt
+			s.wrote()
 			return nil
 		}
 	}
@@ -77,10 +96,11 @@ func (s *memStore) DeleteSigningKey(ctx context.Context, id string) error {
 	for i := range s.recs {
 		if s.recs[i].ID == id {
 			s.recs = slices.Delete(s.recs, i, i+1)
+			s.wrote()
 			return nil
 		}
 	}
-	return errors.New("memstore: no such key")
+	return nil // as the Store contract says: not an error
 }
 
 func (s *memStore) snapshot() []Record {

@@ -41,6 +41,8 @@ type Store interface {
 	InsertSigningKey(ctx context.Context, r Record) error
 	// UpdateSigningKey replaces State and the dates of the key with r.ID.
 	UpdateSigningKey(ctx context.Context, r Record) error
-	// DeleteSigningKey removes the key with the given ID.
+	// DeleteSigningKey removes the key with the given ID. Deleting a key
+	// that is not there is not an error: replicas running Tick at the same
+	// time delete the same expired or surplus keys.
 	DeleteSigningKey(ctx context.Context, id string) error
 }
