@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 )
 
@@ -50,11 +51,18 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 }
 
 // handleJWKS serves the public keys from bytes the key manager precomputed.
+// The max-age never reaches past the next scheduled key change, so a cache
+// that honours it always sees a new key before it signs and drops a removed
+// one when it goes.
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	etag := s.keys.ETag()
+	maxAge := s.cfg.JWKSMaxAge
+	if next := s.keys.NextChange(); !next.IsZero() {
+		maxAge = max(0, min(maxAge, next.Sub(s.now())))
+	}
 	h.Set("Content-Type", "application/jwk-set+json")
-	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("ETag", etag)
 	if r.Header.Get("If-None-Match") == etag {

@@ -2,6 +2,7 @@ package authserver_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -181,4 +182,13 @@ func assertStatus(t *testing.T, req *http.Request, status int, errCode string) *
 		t.Fatalf("%s %s: status %d body %v; want %d %s", req.Method, req.URL.Path, resp.StatusCode, body, status, errCode)
 	}
 	return resp
+}
+
+func decodeSegment(t *testing.T, seg string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

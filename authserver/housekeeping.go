@@ -45,3 +45,25 @@ func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration, ba
 		}
 	}
 }
+
+// RunKeyRotation advances the signing-key schedule and reloads keys changed
+// by other processes (another replica, `authserver keys rotate`) every
+// interval until ctx is done. Every replica runs it; they reach the same
+// decisions from the same rows.
+func (s *Server) RunKeyRotation(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			changed, err := s.keys.Tick(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "key rotation failed", slog.Any("err", err))
+			} else if changed {
+				s.log.InfoContext(ctx, "signing keys changed", slog.Int("published", len(s.keys.PublicKeys())))
+			}
+		}
+	}
+}

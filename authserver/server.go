@@ -43,6 +43,8 @@ type Config struct {
 	RefreshTTL        time.Duration
 	RefreshIdleTTL    time.Duration
 	RefreshReuseGrace time.Duration
+	// JWKSMaxAge is the longest Cache-Control max-age of the JWKS.
+	JWKSMaxAge time.Duration
 	// DefaultAudience is the aud of access tokens of clients that name none.
 	DefaultAudience []string
 	// CSRFKey signs CSRF tokens; every replica must share it.
@@ -101,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.JWKSMaxAge <= 0 {
+		cfg.JWKSMaxAge = time.Hour
 	}
 	dummy, err := password.Hash(randomToken(), password.DefaultParams)
 	if err != nil {

@@ -64,6 +64,23 @@ type Signing struct {
 	// id_token_signed_response_alg. Default RS256, which OIDC Core §15.1 requires
 	// every provider to support; it must be one of Algorithms.
 	IDTokenAlgorithm string `yaml:"id_token_algorithm"`
+	// AccessTokenAlgorithm signs access tokens; empty means the first of
+	// Algorithms (see AccessAlgorithm).
+	AccessTokenAlgorithm string `yaml:"access_token_algorithm,omitempty"`
+	// RSABits is the size of new RS256 keys: 2048 (default) or 3072.
+	RSABits int `yaml:"rsa_bits"`
+	// RotationPeriod is how long a key signs before the next one takes over
+	// (default 720h).
+	RotationPeriod Duration `yaml:"rotation_period"`
+	// PublishLead is how long a new key is published in the JWKS before it
+	// signs (default 24h). It must exceed JWKSMaxAge plus KeyCheckInterval, so
+	// that every cached JWKS and every replica knows the key first.
+	PublishLead Duration `yaml:"publish_lead"`
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS (default 1h).
+	JWKSMaxAge Duration `yaml:"jwks_max_age"`
+	// KeyCheckInterval is how often each replica advances the rotation and
+	// picks up keys changed by another process (default 1m).
+	KeyCheckInterval Duration `yaml:"key_check_interval"`
 	// KeyEncryptionKeyFile holds the key that encrypts private signing keys at
 	// rest. ApplyDefaults leaves it empty on purpose: use KEKFile, which derives
 	// the default from the final storage DSN.
@@ -103,6 +120,14 @@ type Passwords struct {
 	MemoryKiB   uint32 `yaml:"memory_kib"`  // default 19456
 	Iterations  uint32 `yaml:"iterations"`  // default 2
 	Parallelism uint8  `yaml:"parallelism"` // default 1
+}
+
+// AccessAlgorithm is the algorithm that signs access tokens.
+func (s Signing) AccessAlgorithm() string {
+	if s.AccessTokenAlgorithm != "" || len(s.Algorithms) == 0 {
+		return s.AccessTokenAlgorithm
+	}
+	return s.Algorithms[0]
 }
 
 // Housekeeping configures the background deletion of what can no longer be used.
@@ -282,6 +307,13 @@ func (c *Config) ApplyDefaults() {
 	if len(c.Signing.Algorithms) == 0 {
 		c.Signing.Algorithms = []string{"ES256", "RS256"}
 	}
+	if c.Signing.RSABits == 0 {
+		c.Signing.RSABits = 2048
+	}
+	setDuration(&c.Signing.RotationPeriod, 720*time.Hour)
+	setDuration(&c.Signing.PublishLead, 24*time.Hour)
+	setDuration(&c.Signing.JWKSMaxAge, time.Hour)
+	setDuration(&c.Signing.KeyCheckInterval, time.Minute)
 	if c.Signing.IDTokenAlgorithm == "" {
 		c.Signing.IDTokenAlgorithm = DefaultIDTokenAlg
 	}

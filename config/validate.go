@@ -127,6 +127,32 @@ func (c Config) validateSigning(ps *problems) {
 			ps.add(field, "%s is listed twice", alg)
 		}
 	}
+	if s.AccessTokenAlgorithm != "" && !slices.Contains(s.Algorithms, s.AccessTokenAlgorithm) {
+		ps.add("signing.access_token_algorithm", "%q is not one of signing.algorithms [%s]", s.AccessTokenAlgorithm, strings.Join(s.Algorithms, ", "))
+	}
+	if s.RSABits != 2048 && s.RSABits != 3072 {
+		ps.add("signing.rsa_bits", "must be 2048 or 3072, got %d", s.RSABits)
+	}
+	for _, d := range []struct {
+		field string
+		v     Duration
+	}{
+		{"signing.rotation_period", s.RotationPeriod},
+		{"signing.publish_lead", s.PublishLead},
+		{"signing.jwks_max_age", s.JWKSMaxAge},
+		{"signing.key_check_interval", s.KeyCheckInterval},
+	} {
+		if d.v <= 0 {
+			ps.add(d.field, "must be positive, got %s", d.v)
+		}
+	}
+	if s.PublishLead > 0 && s.PublishLead <= s.JWKSMaxAge+s.KeyCheckInterval {
+		ps.add("signing.publish_lead", "%s must be longer than jwks_max_age (%s) plus key_check_interval (%s): a relying party's cached JWKS must know a key before it signs",
+			s.PublishLead, s.JWKSMaxAge, s.KeyCheckInterval)
+	}
+	if s.RotationPeriod > 0 && s.PublishLead >= s.RotationPeriod {
+		ps.add("signing.rotation_period", "%s must be longer than publish_lead (%s)", s.RotationPeriod, s.PublishLead)
+	}
 	if !slices.Contains(s.Algorithms, s.IDTokenAlgorithm) {
 		ps.add("signing.id_token_algorithm", "%q is not one of signing.algorithms [%s]; add it there or choose another (RS256 is the default because OIDC requires every provider to support it)",
 			s.IDTokenAlgorithm, strings.Join(s.Algorithms, ", "))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -98,7 +99,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 		t.Fatalf("test configuration: %v", err)
 	}
 	clock := &Clock{}
-	app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now})
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("starting provider: %v", err)
 	}
@@ -109,6 +111,14 @@ func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 		_ = app.Close()
 	})
 	return &Provider{URL: issuer, App: app, Config: cfg, Server: ts, Clock: clock}
+}
+
+// testWriter sends the provider's log to the test's log, shown on failure.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
 }
 
 // Browser is an HTTP client with a cookie jar that follows redirects within

@@ -64,10 +64,46 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	return app, nil
 }
 
-func build(ctx context.Context, cfg config.Config, opts Options, store storage.Store, kek []byte) (*App, error) {
-	km := keys.NewManager(store, kek, cfg.Signing.Algorithms, keys.Options{Now: opts.Now})
+// KeyManager loads the signing keys the configuration describes, creating
+// what is missing. `authserver keys` uses it too, against a running server's
+// database.
+func KeyManager(ctx context.Context, cfg config.Config, store keys.Store, opts Options) (*keys.Manager, error) {
+	kek, err := keyEncryptionKey(cfg, opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return loadKeys(ctx, cfg, opts, store, kek)
+}
+
+func loadKeys(ctx context.Context, cfg config.Config, opts Options, store keys.Store, kek []byte) (*keys.Manager, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	t := cfg.Tokens
+	km := keys.NewManager(store, kek, cfg.Signing.Algorithms, keys.Options{
+		Now:     opts.Now,
+		RSABits: cfg.Signing.RSABits,
+		Schedule: keys.Schedule{
+			RotationPeriod: cfg.Signing.RotationPeriod.Std(),
+			PublishLead:    cfg.Signing.PublishLead.Std(),
+			// A retired key stays published until every token it signed has
+			// expired, with room for relying parties' clock skew.
+			RetireAfter: max(t.AccessTokenTTL.Std(), t.IDTokenTTL.Std()) + retireLeeway,
+		},
+	})
 	if err := km.Load(ctx); err != nil {
 		return nil, fmt.Errorf("loading signing keys: %w", err)
+	}
+	return km, nil
+}
+
+// retireLeeway covers relying parties whose clocks run behind ours.
+const retireLeeway = 5 * time.Minute
+
+func build(ctx context.Context, cfg config.Config, opts Options, store storage.Store, kek []byte) (*App, error) {
+	km, err := loadKeys(ctx, cfg, opts, store, kek)
+	if err != nil {
+		return nil, err
 	}
 	if err := Seed(ctx, store, cfg); err != nil {
 		return nil, err
@@ -82,7 +118,8 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		Store:             store,
 		Keys:              km,
 		Pages:             pages,
-		AccessTokenAlg:    cfg.Signing.Algorithms[0],
+		AccessTokenAlg:    cfg.Signing.AccessAlgorithm(),
+		JWKSMaxAge:        cfg.Signing.JWKSMaxAge.Std(),
 		IDTokenAlg:        cfg.Signing.IDTokenAlgorithm,
 		AccessTokenTTL:    time.Duration(t.AccessTokenTTL),
 		IDTokenTTL:        time.Duration(t.IDTokenTTL),

@@ -63,8 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		return serve(ctx, cfg, log)
 	case cmd == "migrate":
 		return migrate(ctx, cfg, stdout)
-	case cmd == "keys" && sub == "list":
-		return listKeys(ctx, cfg, stdout)
+	case cmd == "keys":
+		return keysCmd(ctx, cfg, sub, stdout)
 	case cmd == "client":
 		return clientCmd(ctx, cfg, sub, rest, stdout)
 	case cmd == "user":

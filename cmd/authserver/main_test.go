@@ -151,7 +151,9 @@ func TestAdminCommands(t *testing.T) {
 		{"", []string{"user", "list", "--config", path}, "dave@example.com", false},
 		{"", []string{"user", "remove", "--config", path, "dave"}, "", false},
 		{"", []string{"client", "remove", "--config", path, "new-app"}, "", false},
-		{"", []string{"keys", "list", "--config", path}, "KID", false},
+		{"", []string{"keys", "list", "--config", path}, "active", false},
+		{"", []string{"keys", "rotate", "--config", path}, "next", false},
+		{"", []string{"keys", "rotate", "--config", path}, "retired", false},
 		{"", []string{"frobnicate", "--config", path}, "", true},
 	}
 	for _, s := range steps {

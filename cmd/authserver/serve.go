@@ -37,6 +37,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("authserver listening", "issuer", cfg.Issuer, "addr", ln.Addr().String(), "storage", cfg.Storage.Driver)
 	log.Info("next: start the sample API with `go run ./cmd/resource` and the demo client with `go run ./cmd/democlient`, then open http://127.0.0.1:9094 (user alice, password alice-password)")
 	go app.Server.RunHousekeeping(ctx, cfg.Housekeeping.Interval.Std(), cfg.Housekeeping.BatchSize)
+	go app.Server.RunKeyRotation(ctx, cfg.Signing.KeyCheckInterval.Std())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -66,20 +67,32 @@ func migrate(ctx context.Context, cfg config.Config, out io.Writer) error {
 	return nil
 }
 
-func listKeys(ctx context.Context, cfg config.Config, out io.Writer) error {
+// keysCmd lists the signing keys or advances their rotation one step. It
+// works on the database, so a running server picks the change up at its next
+// key check (signing.key_check_interval) without a restart.
+func keysCmd(ctx context.Context, cfg config.Config, sub string, out io.Writer) error {
 	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	recs, err := store.ListSigningKeys(ctx)
+	km, err := setup.KeyManager(ctx, cfg, store, setup.Options{Getenv: os.Getenv})
 	if err != nil {
 		return err
 	}
+	switch sub {
+	case "list":
+	case "rotate":
+		if err := km.Advance(ctx); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown command keys %q; use list or rotate", sub)
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tEXPIRES")
-	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Algorithm, r.State, day(r.CreatedAt), day(r.ActivatesAt), day(r.ExpiresAt))
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tRETIRED\tUNPUBLISHED AT")
+	for _, k := range km.Keys() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, day(k.CreatedAt), day(k.ActivatesAt), day(k.RetiredAt), day(k.ExpiresAt))
 	}
 	return tw.Flush()
 }
