@@ -144,17 +144,23 @@ func (req *authzRequest) parsePKCE(q url.Values) error {
 
 // handleAuthorize is the authorization endpoint (GET).
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	req, err := s.parseAuthorize(r.Context(), r.URL.Query())
-	if err != nil {
-		s.authorizeError(w, r, req, err)
-		return
+	if req, sess, ok := s.authorizeRequest(w, r, r.URL.Query()); ok {
+		s.continueAuthorize(w, r, req, sess)
 	}
-	sess, err := s.currentSession(r)
-	if err != nil {
-		s.authorizeError(w, r, req, err)
-		return
+}
+
+// authorizeRequest validates the authorization request in params and reads
+// the login session (nil when signed out). On failure it has answered.
+func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request, params url.Values) (*authzRequest, *storage.Session, bool) {
+	req, err := s.parseAuthorize(r.Context(), params)
+	if err == nil {
+		var sess *storage.Session
+		if sess, err = s.currentSession(r); err == nil {
+			return req, sess, true
+		}
 	}
-	s.continueAuthorize(w, r, req, sess)
+	s.authorizeError(w, r, req, err)
+	return nil, nil, false
 }
 
 // continueAuthorize decides what the user sees next: the login page, the
@@ -227,14 +233,8 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	if !s.parsePageForm(w, r) {
 		return
 	}
-	req, err := s.parseAuthorize(r.Context(), r.PostForm)
-	if err != nil {
-		s.authorizeError(w, r, req, err)
-		return
-	}
-	sess, err := s.currentSession(r)
-	if err != nil {
-		s.authorizeError(w, r, req, err)
+	req, sess, ok := s.authorizeRequest(w, r, r.PostForm)
+	if !ok {
 		return
 	}
 	if sess == nil {

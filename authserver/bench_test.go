@@ -138,19 +138,7 @@ func BenchmarkHTTPClientCredentials32(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("service", "service-secret")
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var m map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatalf("status %d %v", resp.StatusCode, m)
-			}
+			postJSON(b, c, p.URL+"/token", body, "service", "service-secret")
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
@@ -174,21 +162,26 @@ func BenchmarkHTTPRefresh32(b *testing.B) {
 		token := <-families
 		for pb.Next() {
 			body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}.Encode()
-			req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("demo-web", "demo-secret")
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var m map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatalf("status %d %v", resp.StatusCode, m)
-			}
-			token = m["refresh_token"].(string)
+			token = postJSON(b, c, p.URL+"/token", body, "demo-web", "demo-secret")["refresh_token"].(string)
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// postJSON posts a form with Basic credentials and decodes the 200 answer.
+func postJSON(b *testing.B, c *http.Client, u, body, user, secret string) map[string]any {
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(user, secret)
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("status %d %v", resp.StatusCode, m)
+	}
+	return m
 }

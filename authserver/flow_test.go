@@ -139,30 +139,21 @@ func passwordToken(t *testing.T, p *authtest.Provider, scope string) string {
 }
 
 // postToken posts form to the token endpoint, with Basic credentials unless
-// user is empty, and decodes the JSON answer.
+// user is empty, and checks what every token-endpoint answer must be: JSON
+// that no cache keeps.
 func postToken(t *testing.T, p *authtest.Provider, form url.Values, user, secret string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if user != "" {
-		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(secret))
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+	status, hdr, body := postTo(t, p, "/token", form, user, secret)
+	if ct := hdr.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("token endpoint answered Content-Type %q", ct)
 	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+	if cc := hdr.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("token endpoint answered Cache-Control %q", cc)
 	}
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("token endpoint answered non-JSON: %v", err)
+	if len(body) == 0 {
+		t.Errorf("token endpoint answered no JSON object (status %d)", status)
 	}
-	return resp.StatusCode, resp.Header, body
+	return status, hdr, body
 }
 
 func jsonDecode(resp *http.Response, v any) error {

@@ -29,6 +29,18 @@ func (s *Server) Purge(ctx context.Context, batch int) (int, error) {
 // RunHousekeeping calls Purge every interval until ctx is done. Replicas may
 // all run it: deleting the same expired rows twice is harmless.
 func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration, batch int) {
+	every(ctx, interval, func() {
+		n, err := s.Purge(ctx, batch)
+		if err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "housekeeping failed", slog.Any("err", err))
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "housekeeping", slog.Int("deleted", n))
+		}
+	})
+}
+
+// every calls fn each interval until ctx is done.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -36,12 +48,7 @@ func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration, ba
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.Purge(ctx, batch)
-			if err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "housekeeping failed", slog.Any("err", err))
-			} else if n > 0 {
-				s.log.InfoContext(ctx, "housekeeping", slog.Int("deleted", n))
-			}
+			fn()
 		}
 	}
 }
@@ -51,19 +58,12 @@ func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration, ba
 // interval until ctx is done. Every replica runs it; they reach the same
 // decisions from the same rows.
 func (s *Server) RunKeyRotation(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			changed, err := s.keys.Tick(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "key rotation failed", slog.Any("err", err))
-			} else if changed {
-				s.log.InfoContext(ctx, "signing keys changed", slog.Int("published", len(s.keys.PublicKeys())))
-			}
+	every(ctx, interval, func() {
+		changed, err := s.keys.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "key rotation failed", slog.Any("err", err))
+		} else if changed {
+			s.log.InfoContext(ctx, "signing keys changed", slog.Int("published", len(s.keys.PublicKeys())))
 		}
-	}
+	})
 }
