@@ -422,3 +422,29 @@ func TestHousekeepingDeletesOnlyDeadRows(t *testing.T) {
 		t.Errorf("live family unusable after housekeeping: %d %v", status, body)
 	}
 }
+
+// The family's absolute lifetime bounds it, however often it is rotated.
+func TestRefreshFamilyAbsoluteLifetime(t *testing.T) {
+	p := authtest.Start(t, func(c *config.Config) {
+		c.Tokens.RefreshTokenTTL = config.Duration(2 * time.Hour)
+		c.Tokens.RefreshIdleTTL = config.Duration(time.Hour)
+	})
+	token := codeTokens(t, p).RefreshToken
+	for _, step := range []struct {
+		advance time.Duration
+		status  int
+	}{
+		{50 * time.Minute, 200}, // within idle and absolute lifetimes
+		{50 * time.Minute, 200}, // idle renewed by the rotation
+		{25 * time.Minute, 400}, // 2h05m after sign-in: the family is over
+	} {
+		p.Clock.Advance(step.advance)
+		status, body := refresh(t, p, token, "", "demo-web", "demo-secret")
+		if status != step.status {
+			t.Fatalf("after %s more: %d %v; want %d", step.advance, status, body, step.status)
+		}
+		if status == 200 {
+			token = body["refresh_token"].(string)
+		}
+	}
+}
