@@ -147,7 +147,12 @@ func redeem(t *testing.T, p *authtest.Provider, code, verifier string) (int, map
 // Defect 5: a code is consumed atomically, so one code redeemed from 16
 // goroutines at once yields exactly one token; the replay revokes it.
 func TestCodeRedeemedConcurrentlyOnlyOnce(t *testing.T) {
-	p := authtest.Start(t, nil)
+	redeemConcurrently(t, authtest.Start(t, nil))
+}
+
+// redeemConcurrently redeems one code from 16 goroutines at once and checks
+// that exactly one wins and that the replays revoked what it won.
+func redeemConcurrently(t *testing.T, p *authtest.Provider) {
 	const verifier = "concurrent-verifier-concurrent-verifier-0123"
 	code := freshCode(t, p, verifier, "openid offline_access")
 	var (

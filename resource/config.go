@@ -18,12 +18,13 @@ const (
 	// this API. It is deliberately small: every second of leeway is a second
 	// an expired token keeps working.
 	DefaultLeeway = 5 * time.Second
-	// DefaultMinRefetchInterval bounds how often a token with an unknown kid
-	// can make the verifier fetch the JWKS again.
+	// DefaultMinRefetchInterval bounds how often a token with an unknown kid,
+	// or a stale key set, can make the verifier fetch the JWKS again.
 	DefaultMinRefetchInterval = 30 * time.Second
-	// DefaultKeyMaxAge is how long a fetched key set is trusted before the
+	// DefaultKeyMaxAge is the longest a fetched key set is trusted before the
 	// verifier refreshes it in the background, so that a key the provider
-	// withdrew (for example after a compromise) stops being accepted.
+	// withdrew (for example after a compromise) stops being accepted even if
+	// the provider's JWKS max-age is longer or absent.
 	DefaultKeyMaxAge = time.Hour
 	// DefaultHTTPTimeout is the timeout of the http.Client used when
 	// Config.HTTPClient is nil. http.DefaultClient has none, and a provider
@@ -70,18 +71,29 @@ type Config struct {
 	// HTTPClient fetches discovery and the JWKS. Default: a client with
 	// DefaultHTTPTimeout.
 	HTTPClient *http.Client
-	// Now is the clock, default time.Now. It is used for token lifetimes and
-	// for the refetch rate limit.
+	// Now is the clock, default time.Now. It is used for token lifetimes,
+	// for the freshness of the key set and for the refetch rate limit.
 	Now func() time.Time
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
 	// DefaultLeeway; a negative value means no leeway at all.
 	Leeway time.Duration
 	// MinRefetchInterval is the minimum time between two JWKS fetches caused
-	// by unknown kids (or by a stale key set). Zero means
-	// DefaultMinRefetchInterval.
+	// by unknown kids or by a stale key set, successful or not. It is what
+	// bounds the fetch rate when the provider sends max-age=0 or no-store,
+	// or is down. Zero means DefaultMinRefetchInterval.
 	MinRefetchInterval time.Duration
-	// KeyMaxAge is the age after which the key set is refreshed in the
-	// background on the next verification. Zero means DefaultKeyMaxAge.
+	// KeyMaxAge is the upper bound of the key set's freshness lifetime.
+	//
+	// The lifetime is the JWKS response's Cache-Control max-age: our
+	// provider caps it so that a cache honouring it sees a new key before it
+	// signs and drops a removed one when it goes. no-store or no-cache mean
+	// a lifetime of 0, and a response without max-age gets KeyMaxAge. A 304
+	// answer to the conditional refetch (If-None-Match with the last ETag)
+	// keeps the keys and renews the lifetime from its own Cache-Control, or
+	// reuses the previous one. Once the lifetime is over, the next
+	// verification refreshes the key set in the background, within
+	// MinRefetchInterval; until then, and if the refresh fails, the cached
+	// keys keep working. Zero means DefaultKeyMaxAge.
 	KeyMaxAge time.Duration
 	// Logger receives fetch failures and rejected tokens (the reason only,
 	// never the token). Default: slog.Default().

@@ -3,9 +3,12 @@
 // issues RFC 9068 JWT access tokens and publishes OIDC discovery and a JWKS.
 //
 // It owns three things:
-//   - discovery of the provider's JWKS and a cache of its public keys, refetched
-//     when a token names an unknown kid, at most once per Config.MinRefetchInterval
-//     so that forged kids cannot turn the API into a traffic amplifier;
+//   - discovery of the provider's JWKS and a cache of its public keys, kept for
+//     the JWKS's Cache-Control max-age (at most Config.KeyMaxAge), then
+//     revalidated in the background with its ETag, and refetched when a token
+//     names an unknown kid; either way at most once per
+//     Config.MinRefetchInterval, so that forged kids cannot turn the API into a
+//     traffic amplifier;
 //   - verification of JWT access tokens (RFC 9068): typ, algorithm allow-list,
 //     signature, iss, aud, exp, nbf, iat and the other required claims;
 //   - verification by token introspection (RFC 7662, Introspector) for APIs

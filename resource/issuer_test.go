@@ -8,6 +8,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -50,13 +52,20 @@ type signingKey struct {
 }
 
 // fakeIssuer serves discovery and a JWKS over httptest and signs tokens
-// with go-jose, the way our provider does.
+// with go-jose, the way our provider does: the JWKS carries an ETag derived
+// from its content, answers 304 to a matching If-None-Match, and carries
+// cacheControl on both answers.
 type fakeIssuer struct {
-	srv      *httptest.Server
-	mu       sync.Mutex
-	keys     []signingKey // published keys
-	jwksHits atomic.Int64
-	down     atomic.Bool // answer 503 to everything
+	srv          *httptest.Server
+	mu           sync.Mutex
+	keys         []signingKey // published keys
+	cacheControl string       // Cache-Control of JWKS answers; none when empty
+
+	jwksHits        atomic.Int64 // JWKS answered in full (200)
+	jwksRequests    atomic.Int64 // every JWKS request, 304s and 503s included
+	jwksConditional atomic.Int64 // JWKS requests with If-None-Match
+	jwksNotModified atomic.Int64 // JWKS answered 304
+	down            atomic.Bool  // answer 503 to everything
 }
 
 func newFakeIssuer(tb testing.TB) *fakeIssuer {
@@ -70,10 +79,28 @@ func newFakeIssuer(tb testing.TB) *fakeIssuer {
 		writeJSON(w, map[string]any{"issuer": f.srv.URL, "jwks_uri": f.srv.URL + "/jwks"})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		body, etag := f.jwksDocument()
+		h := w.Header()
+		if cc := f.cacheControlValue(); cc != "" {
+			h.Set("Cache-Control", cc)
+		}
+		h.Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			f.jwksNotModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 		f.jwksHits.Add(1)
-		writeJSON(w, f.jwks())
+		h.Set("Content-Type", "application/jwk-set+json")
+		_, _ = w.Write(body)
 	})
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/jwks" {
+			f.jwksRequests.Add(1)
+			if r.Header.Get("If-None-Match") != "" {
+				f.jwksConditional.Add(1)
+			}
+		}
 		if f.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -97,6 +124,30 @@ func (f *fakeIssuer) jwks() jose.JSONWebKeySet {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"})
 	}
 	return set
+}
+
+// jwksDocument returns the JWKS as served and its ETag, which changes
+// whenever the key set does.
+func (f *fakeIssuer) jwksDocument() (body []byte, etag string) {
+	body, err := json.Marshal(f.jwks())
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(body)
+	return body, `"` + hex.EncodeToString(sum[:8]) + `"`
+}
+
+// setCacheControl sets the Cache-Control of later JWKS answers; "" sends none.
+func (f *fakeIssuer) setCacheControl(v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cacheControl = v
+}
+
+func (f *fakeIssuer) cacheControlValue() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cacheControl
 }
 
 // rotate publishes a new ES256 key and returns it.
@@ -179,16 +230,21 @@ func (c *fakeClock) advance(d time.Duration) { c.set(c.Now().Add(d)) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// newVerifier starts a verifier against f with a fake clock.
-func newVerifier(tb testing.TB, f *fakeIssuer, clock *fakeClock) *resource.Verifier {
+// newVerifier starts a verifier against f with a fake clock; opts adjust
+// the Config before it is used.
+func newVerifier(tb testing.TB, f *fakeIssuer, clock *fakeClock, opts ...func(*resource.Config)) *resource.Verifier {
 	tb.Helper()
-	v, err := resource.NewVerifier(context.Background(), resource.Config{
+	cfg := resource.Config{
 		Issuer:     f.srv.URL,
 		Audience:   testAudience,
 		HTTPClient: f.srv.Client(),
 		Now:        clock.Now,
 		Logger:     discardLogger(),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	v, err := resource.NewVerifier(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("NewVerifier: %v", err)
 	}

@@ -38,8 +38,19 @@ var errRefetchLimited = errors.New("JWKS refetch skipped: rate limited")
 // keySnapshot is an immutable view of the provider's keys. It is replaced as
 // a whole, never modified, so readers need no lock.
 type keySnapshot struct {
-	byKID     map[string][]publicKey
+	byKID map[string][]publicKey
+	// fetchedAt is when the request that fetched (or, on a 304,
+	// revalidated) the keys was sent. The provider computes max-age when it
+	// answers, which is no earlier, so counting from here never lets the
+	// cache outlive what the provider allowed.
 	fetchedAt time.Time
+	// lifetime is how long after fetchedAt the keys are fresh: the JWKS
+	// response's max-age, at most KeyMaxAge, minus its Age. Zero means
+	// "refresh on the next verification".
+	lifetime time.Duration
+	// etag is the JWKS response's ETag, sent back in If-None-Match so that
+	// an unchanged key set costs a 304 instead of a download and a parse.
+	etag string
 }
 
 // publicKey is one usable verification key from the JWKS.
@@ -54,13 +65,18 @@ type fetchCall struct {
 	err  error // written before done is closed
 }
 
-// remoteKeySet caches the JWKS at jwksURI.
+// remoteKeySet caches the JWKS at jwksURI, as an HTTP cache would: for the
+// freshness lifetime the provider's Cache-Control grants (capped by maxAge),
+// then revalidating with If-None-Match. Unlike an HTTP cache it keeps using
+// stale keys while a refresh runs or when it fails: refusing every token
+// because the provider is briefly unreachable would turn its outage into
+// ours, and a key it withdrew is dropped by the first refresh that succeeds.
 type remoteKeySet struct {
 	jwksURI     string
 	client      *http.Client
 	now         func() time.Time
 	minInterval time.Duration
-	maxAge      time.Duration
+	maxAge      time.Duration // upper bound of a snapshot's lifetime
 	log         *slog.Logger
 
 	snap atomic.Pointer[keySnapshot]
@@ -72,10 +88,20 @@ type remoteKeySet struct {
 
 // lookup returns the cached keys with this kid (the caller checks which can
 // verify its alg, see usableFor) and whether the snapshot they come from is
-// older than maxAge.
+// stale, that is due for a refresh.
 func (s *remoteKeySet) lookup(kid string) (keys []publicKey, stale bool) {
 	snap := s.snap.Load()
-	return snap.byKID[kid], s.now().Sub(snap.fetchedAt) > s.maxAge
+	return snap.byKID[kid], snap.stale(s.now())
+}
+
+// stale reports whether the snapshot's freshness lifetime is over at now.
+// As in RFC 9111 §4.2 a response is fresh only while its age is below its
+// lifetime, so a lifetime of 0 is stale at once. A negative age means the
+// clock stepped backwards; the snapshot counts as stale then, or a clock
+// set back by a day would pin the keys for a day more.
+func (snap *keySnapshot) stale(now time.Time) bool {
+	age := now.Sub(snap.fetchedAt)
+	return age < 0 || age >= snap.lifetime
 }
 
 // refresh fetches the JWKS again unless a fetch happened less than
@@ -120,7 +146,7 @@ func (s *remoteKeySet) startRefresh(ctx context.Context) (*fetchCall, error) {
 func (s *remoteKeySet) runFetch(ctx context.Context, call *fetchCall) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	snap, err := s.fetch(ctx)
+	snap, err := s.fetch(ctx, s.snap.Load())
 	if err != nil {
 		s.log.WarnContext(ctx, "resource: JWKS refetch failed, keeping cached keys", "jwks_uri", s.jwksURI, "err", err)
 	} else {
@@ -133,17 +159,48 @@ func (s *remoteKeySet) runFetch(ctx context.Context, call *fetchCall) {
 	close(call.done)
 }
 
-// fetch downloads and parses the JWKS.
-func (s *remoteKeySet) fetch(ctx context.Context) (*keySnapshot, error) {
+// fetch downloads and parses the JWKS. prev is the snapshot in use, nil at
+// start-up: its ETag is sent in If-None-Match, and a 304 answer yields its
+// keys again with renewed freshness (it was only run by runFetch, which is
+// never concurrent with itself, so prev cannot be replaced meanwhile).
+func (s *remoteKeySet) fetch(ctx context.Context, prev *keySnapshot) (*keySnapshot, error) {
+	var hdr http.Header
+	if prev != nil && prev.etag != "" {
+		hdr = http.Header{"If-None-Match": {prev.etag}}
+	}
+	sent := s.now()
+	resp, err := get(ctx, s.client, s.jwksURI, hdr)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && hdr != nil:
+		// RFC 9111 §4.3.4: the 304's own Cache-Control, when it has one,
+		// replaces the stored one; otherwise the stored one still holds.
+		return &keySnapshot{
+			byKID:     prev.byKID,
+			fetchedAt: sent,
+			lifetime:  s.lifetime(resp.Header, prev.lifetime),
+			etag:      prev.etag,
+		}, nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: status %s", s.jwksURI, resp.Status)
+	}
 	var doc struct {
 		// Each key is decoded on its own so that one key of a type we do not
 		// know does not make the whole set unusable.
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := getJSON(ctx, s.client, s.jwksURI, &doc); err != nil {
+	if err := decodeJSON(s.jwksURI, resp, &doc); err != nil {
 		return nil, err
 	}
-	snap := &keySnapshot{byKID: make(map[string][]publicKey), fetchedAt: s.now()}
+	snap := &keySnapshot{
+		byKID:     make(map[string][]publicKey),
+		fetchedAt: sent,
+		lifetime:  s.lifetime(resp.Header, s.maxAge),
+		etag:      resp.Header.Get("ETag"),
+	}
 	for i, raw := range doc.Keys {
 		k, kid, err := parseJWK(raw)
 		if err != nil {
@@ -156,6 +213,19 @@ func (s *remoteKeySet) fetch(ctx context.Context) (*keySnapshot, error) {
 		return nil, fmt.Errorf("JWKS at %s has no usable signing keys", s.jwksURI)
 	}
 	return snap, nil
+}
+
+// lifetime is the freshness lifetime of a JWKS response with header h:
+// its max-age (or fallback when Cache-Control says nothing about freshness),
+// capped at maxAge, less the Age an intermediate cache reports. The cap comes
+// before the subtraction because maxAge bounds how old the keys may get,
+// wherever they were cached.
+func (s *remoteKeySet) lifetime(h http.Header, fallback time.Duration) time.Duration {
+	life, ok := cacheControlLifetime(h)
+	if !ok {
+		life = fallback
+	}
+	return max(0, min(life, s.maxAge)-responseAge(h))
 }
 
 // parseJWK turns one JWKS entry into a verification key, refusing what a
@@ -262,12 +332,7 @@ func isHTTPURL(s string) bool {
 
 // getJSON GETs url and decodes a JSON body of at most maxDocumentSize bytes.
 func getJSON(ctx context.Context, client *http.Client, url string, dst any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := get(ctx, client, url, nil)
 	if err != nil {
 		return err
 	}
@@ -275,6 +340,25 @@ func getJSON(ctx context.Context, client *http.Client, url string, dst any) erro
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %s", url, resp.Status)
 	}
+	return decodeJSON(url, resp, dst)
+}
+
+// get GETs url asking for JSON, with the extra request headers hdr. The
+// caller closes the response body.
+func get(ctx context.Context, client *http.Client, url string, hdr http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", "application/json")
+	return client.Do(req)
+}
+
+// decodeJSON decodes resp's body, of at most maxDocumentSize bytes, into dst.
+func decodeJSON(url string, resp *http.Response, dst any) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentSize+1))
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)

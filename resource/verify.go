@@ -108,7 +108,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		maxAge:      cfg.KeyMaxAge,
 		log:         cfg.Logger,
 	}
-	snap, err := keys.fetch(ctx)
+	snap, err := keys.fetch(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("resource: JWKS: %w", err)
 	}
@@ -161,8 +161,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 			return nil, &TokenError{Reason: "token is signed with a key the issuer does not publish", Err: errors.Join(ErrUnknownKey, ferr)}
 		}
 	} else if stale {
-		// Refresh in the background so that keys the provider withdrew stop
-		// working; this token is judged with the keys at hand.
+		// The provider's max-age (or KeyMaxAge) has passed: refresh in the
+		// background, within the rate limit, so that keys it withdrew stop
+		// working and keys it added arrive before tokens signed with them.
+		// This token is judged with the keys at hand, which keep working
+		// until a refresh replaces them.
 		_, _ = v.keys.startRefresh(ctx)
 	}
 

@@ -7,6 +7,8 @@ package authtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"io"
@@ -19,11 +21,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/setup"
+	"github.com/authserver-dev/authserver/authserver/storage/pgtest"
 	"github.com/authserver-dev/authserver/config"
+	"github.com/authserver-dev/authserver/keys"
 )
 
 // Provider is a running provider.
@@ -34,6 +39,8 @@ type Provider struct {
 	Server *httptest.Server
 	// Clock is the provider's clock; tests move it forward to expire things.
 	Clock *Clock
+	// Replicas are every replica behind the balancer; App is the first.
+	Replicas []*setup.App
 }
 
 // Clock is real time plus an offset that tests advance, so that lifetimes
@@ -86,6 +93,34 @@ func TestConfig(dir string) config.Config {
 // not nil. It is stopped when the test ends.
 func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 	t.Helper()
+	return start(t, 1, mutate, nil)
+}
+
+// StartReplicas runs n providers on one fresh PostgreSQL schema, sharing the
+// issuer and the key-encryption key, behind a round-robin balancer: every
+// request goes to the next replica, as behind a load balancer. Without a
+// test database it skips (fails in CI); see package pgtest.
+func StartReplicas(t testing.TB, n int, mutate func(*config.Config)) *Provider {
+	t.Helper()
+	dsn := pgtest.Open(t).Schema(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	kek := base64.StdEncoding.EncodeToString(key)
+	return start(t, n, func(c *config.Config) {
+		c.Storage = config.Storage{Driver: "postgres", DSN: dsn}
+		if mutate != nil {
+			mutate(c)
+		}
+	}, func(name string) string {
+		if name == keys.KEKEnv {
+			return kek
+		}
+		return ""
+	})
+}
+
+func start(t testing.TB, n int, mutate func(*config.Config), getenv func(string) string) *Provider {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
 	cfg := TestConfig(t.TempDir())
@@ -100,17 +135,26 @@ func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 	}
 	clock := &Clock{}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now, Logger: logger})
-	if err != nil {
-		t.Fatalf("starting provider: %v", err)
+	var apps []*setup.App
+	for range n {
+		app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now, Logger: logger, Getenv: getenv})
+		if err != nil {
+			t.Fatalf("starting provider: %v", err)
+		}
+		apps = append(apps, app)
 	}
-	ts.Config.Handler = app.Server
+	var next atomic.Uint64
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apps[int(next.Add(1)-1)%len(apps)].Server.ServeHTTP(w, r)
+	})
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
-		_ = app.Close()
+		for _, a := range apps {
+			_ = a.Close()
+		}
 	})
-	return &Provider{URL: issuer, App: app, Config: cfg, Server: ts, Clock: clock}
+	return &Provider{URL: issuer, App: apps[0], Replicas: apps, Config: cfg, Server: ts, Clock: clock}
 }
 
 // testWriter sends the provider's log to the test's log, shown on failure.

@@ -3,26 +3,21 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/authserver/storage/conformance"
+	"github.com/authserver-dev/authserver/authserver/storage/pgtest"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
 )
 
 // schemaVersion is the number of files in migrations/.
 const schemaVersion = 2
-
-const postgresEnv = "AUTHSERVER_TEST_POSTGRES_DSN"
 
 func TestSQLite(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) storage.Store {
@@ -31,9 +26,9 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
-	pg := newPostgres(t)
+	pg := pgtest.Open(t)
 	conformance.Run(t, func(t *testing.T) storage.Store {
-		return openStore(t, "postgres", pg.newSchema(t))
+		return openStore(t, "postgres", pg.Schema(t))
 	})
 }
 
@@ -56,68 +51,6 @@ func openSQLite(t testing.TB, path string) *sqlstore.Store {
 	return openStore(t, "sqlite", path)
 }
 
-// postgres hands out empty schemas of the test database, one per store, so
-// that every subtest starts from nothing without creating databases.
-type postgres struct {
-	dsn   string
-	admin *sql.DB
-}
-
-// newPostgres skips the test when no database is configured, except in CI,
-// where a missing database must fail rather than pass by skipping.
-func newPostgres(t testing.TB) *postgres {
-	t.Helper()
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is empty but CI=true: the PostgreSQL tests must run in CI", postgresEnv)
-		}
-		t.Skipf("%s is not set", postgresEnv)
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("open %s: %v", postgresEnv, err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if err := admin.PingContext(context.Background()); err != nil {
-		t.Fatalf("connect to %s: %v", postgresEnv, err)
-	}
-	return &postgres{dsn: dsn, admin: admin}
-}
-
-// newSchema creates a schema, drops it when t ends, and returns a DSN whose
-// search_path points at it.
-func (p *postgres) newSchema(t testing.TB) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	name := "t_" + hex.EncodeToString(b[:])
-	if _, err := p.admin.Exec("CREATE SCHEMA " + name); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := p.admin.Exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return withRuntimeParam(t, p.dsn, "search_path", name)
-}
-
-// withRuntimeParam adds a server setting to a URL or key=value DSN.
-func withRuntimeParam(t testing.TB, dsn, key, value string) string {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " " + key + "=" + value
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", postgresEnv, err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // backend opens stores on one fresh database; Open may be called again to
 // open the same database a second time.
 type backend struct {
@@ -128,7 +61,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "authserver.db") }},
-		{"postgres", func(t *testing.T) string { return newPostgres(t).newSchema(t) }},
+		{"postgres", func(t *testing.T) string { return pgtest.Open(t).Schema(t) }},
 	}
 }
 
