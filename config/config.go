@@ -42,9 +42,9 @@ type Config struct {
 	// Housekeeping deletes expired codes, sessions, tokens and revocations.
 	Housekeeping Housekeeping `yaml:"housekeeping"`
 	// UI lets operators replace the pages and the logo.
-	UI UI `yaml:"ui"`
-	Clients   []Client  `yaml:"clients"`
-	Users     []User    `yaml:"users"`
+	UI      UI       `yaml:"ui"`
+	Clients []Client `yaml:"clients"`
+	Users   []User   `yaml:"users"`
 }
 
 // Storage selects the database.

@@ -144,6 +144,25 @@ func (m *Manager) Load(ctx context.Context) error {
 	return err
 }
 
+// missingActive reports whether some configured algorithm has no active key.
+func missingActive(recs []Record, algs []string) bool {
+	for _, alg := range algs {
+		if !hasActive(recs, alg) {
+			return true
+		}
+	}
+	return false
+}
+
+// locked runs fn under the store's lock when the store offers one (see
+// Locker), else directly.
+func (m *Manager) locked(ctx context.Context, fn func(context.Context) error) error {
+	if l, ok := m.store.(Locker); ok {
+		return l.LockSigningKeys(ctx, fn)
+	}
+	return fn(ctx)
+}
+
 // loadLocked is Load with m.mu held. changed reports whether the live set
 // (JWKS bytes or a signing key) differs from the previous snapshot.
 func (m *Manager) loadLocked(ctx context.Context) (changed bool, err error) {
@@ -164,16 +183,29 @@ func (m *Manager) loadLocked(ctx context.Context) (changed bool, err error) {
 		return false, err
 	}
 	created := false
-	for _, alg := range m.algs {
-		if hasActive(recs, alg) {
-			continue
-		}
-		o, err := m.create(ctx, alg, StateActive, now, now)
+	if missingActive(recs, m.algs) {
+		err := m.locked(ctx, func(ctx context.Context) error {
+			// Under the lock, look again: another replica may have just
+			// created the keys, and then this one must use them.
+			if recs, err = m.store.ListSigningKeys(ctx); err != nil {
+				return fmt.Errorf("keys: list signing keys: %w", err)
+			}
+			for _, alg := range m.algs {
+				if hasActive(recs, alg) {
+					continue
+				}
+				o, err := m.create(ctx, alg, StateActive, now, now)
+				if err != nil {
+					return err
+				}
+				cache[o.key.kid] = o
+				created = true
+			}
+			return nil
+		})
 		if err != nil {
 			return false, err
 		}
-		cache[o.key.kid] = o
-		created = true
 	}
 	if created {
 		// Read back what the store holds: another process may have

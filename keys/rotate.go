@@ -279,9 +279,13 @@ func (m *Manager) step(ctx context.Context, force bool) (changed bool, err error
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	wrote, err := m.apply(ctx, force)
+	err = m.locked(ctx, func(ctx context.Context) error {
+		var err error
+		changed, err = m.apply(ctx, force)
+		return err
+	})
 	reloaded, lerr := m.loadLocked(ctx)
-	return wrote || reloaded, errors.Join(err, lerr)
+	return changed || reloaded, errors.Join(err, lerr)
 }
 
 // apply lists the store and writes one step of the plan. wrote reports

@@ -46,3 +46,14 @@ type Store interface {
 	// time delete the same expired or surplus keys.
 	DeleteSigningKey(ctx context.Context, id string) error
 }
+
+// Locker is implemented by stores that several processes share (PostgreSQL
+// behind replicas). The Manager runs each read-decide-write step on the key
+// set — creating the first keys, one rotation step — inside
+// LockSigningKeys, so that replicas starting or rotating at the same moment
+// make one decision instead of racing: without it, two replicas starting on
+// an empty database would each create and sign with a key of their own until
+// their next reload. fn must use ctx; the lock is held until fn returns.
+type Locker interface {
+	LockSigningKeys(ctx context.Context, fn func(ctx context.Context) error) error
+}

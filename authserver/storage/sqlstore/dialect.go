@@ -25,6 +25,9 @@ type dialect struct {
 	// needs none: its transactions begin IMMEDIATE, which already excludes
 	// every other writer of the file.
 	migrationLock string
+	// keysLock, run in a transaction, holds the signing-key lock until that
+	// transaction ends (see Store.LockSigningKeys). Empty for SQLite.
+	keysLock string
 	// uniqueViolation reports whether err is a primary-key or unique
 	// constraint failure.
 	uniqueViolation func(err error) bool
@@ -47,10 +50,14 @@ var sqliteDialect = dialect{
 // PostgreSQL before 16 has no hexadecimal literals.
 const migrationLockKey = "27432215569986166"
 
+// keysLockKey is the advisory lock of signing-key decisions ("authkey").
+const keysLockKey = "27432215567607161"
+
 var postgresDialect = dialect{
 	name:          "postgres",
 	rebind:        dollarPlaceholders,
 	migrationLock: "SELECT pg_advisory_xact_lock(" + migrationLockKey + ")",
+	keysLock:      "SELECT pg_advisory_xact_lock(" + keysLockKey + ")",
 	uniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505" // unique_violation

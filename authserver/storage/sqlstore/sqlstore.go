@@ -23,9 +23,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/keys"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -40,6 +42,36 @@ type Store struct {
 	// the readers of r run beside it.
 	w, r *sql.DB
 	q    queries
+	// keysMu serialises signing-key decisions within this process; on
+	// PostgreSQL an advisory lock extends that to every replica.
+	keysMu sync.Mutex
+}
+
+var _ keys.Locker = (*Store)(nil)
+
+// LockSigningKeys runs fn while no other holder of the lock runs, so that
+// replicas starting or rotating keys at once decide once. On PostgreSQL it
+// holds a transaction-scoped advisory lock on one connection while fn's own
+// statements use others; an SQLite file belongs to one process, where the
+// mutex is enough.
+func (s *Store) LockSigningKeys(ctx context.Context, fn func(context.Context) error) error {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if s.d.keysLock == "" {
+		return fn(ctx)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: lock signing keys: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.ExecContext(ctx, s.d.keysLock); err != nil {
+		return fmt.Errorf("sqlstore: lock signing keys: %w", err)
+	}
+	if err := fn(ctx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Open connects to the database, applies pending migrations and returns the

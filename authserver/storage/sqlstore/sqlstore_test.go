@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/authserver-dev/authserver/authserver/storage/conformance"
 	"github.com/authserver-dev/authserver/authserver/storage/pgtest"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
+	"github.com/authserver-dev/authserver/keys"
 )
 
 // schemaVersion is the number of files in migrations/.
@@ -316,5 +318,61 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 			b.Fatal(err)
 		}
 		current = next
+	}
+}
+
+// racingStore is one replica's store. Its inserts of signing keys wait (up
+// to a bound) until every replica has looked at the key set twice — which,
+// without a cross-process lock, lets every replica decide that no key exists
+// and create its own.
+type racingStore struct {
+	*sqlstore.Store
+	lists *atomic.Int32
+	all   int
+}
+
+func (s racingStore) ListSigningKeys(ctx context.Context) ([]keys.Record, error) {
+	s.lists.Add(1)
+	return s.Store.ListSigningKeys(ctx)
+}
+
+func (s racingStore) InsertSigningKey(ctx context.Context, r keys.Record) error {
+	for i := 0; i < 100 && int(s.lists.Load()) < 2*s.all; i++ {
+		time.Sleep(2 * time.Millisecond) // bounded wait, no assertion on time
+	}
+	return s.Store.InsertSigningKey(ctx, r)
+}
+
+// Replicas starting at once on an empty PostgreSQL database make one signing
+// key per algorithm, and every replica signs with it at once, before any
+// reload: the key-set decision runs under an advisory lock.
+func TestReplicasStartingTogetherShareOneKey(t *testing.T) {
+	dsn := pgtest.Open(t).Schema(t)
+	kek := make([]byte, keys.KEKSize)
+	const replicas = 4
+	var lists atomic.Int32
+	managers := make([]*keys.Manager, replicas)
+	var wg sync.WaitGroup
+	errs := make([]error, replicas)
+	for i := range replicas {
+		store := racingStore{openStore(t, "postgres", dsn), &lists, replicas} // one store per process
+		managers[i] = keys.NewManager(store, kek, []string{keys.EdDSA}, keys.Options{})
+	}
+	for i := range replicas {
+		wg.Go(func() { errs[i] = managers[i].Load(context.Background()) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range managers {
+		if n := len(m.PublicKeys()); n != 1 {
+			t.Errorf("replica %d publishes %d keys; want one", i, n)
+		}
+		if string(m.JWKS()) != string(managers[0].JWKS()) {
+			t.Errorf("replica %d publishes another JWKS than replica 0", i)
+		}
 	}
 }
