@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,8 +83,12 @@ func serveFor(t *testing.T, path, issuer string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	args := []string{"serve"}
+	if path != "" {
+		args = append(args, "--config", path)
+	}
 	go func() {
-		done <- run(ctx, []string{"serve", "--config", path}, strings.NewReader(""), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- run(ctx, args, strings.NewReader(""), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	for i := 0; ; i++ {
 		resp, err := http.Get(issuer + "/healthz")
@@ -166,4 +171,73 @@ func TestAdminCommands(t *testing.T) {
 	if strings.Contains(out, "dave") {
 		t.Fatalf("removed user still listed:\n%s", out)
 	}
+}
+
+// With no configuration at all the provider runs the embedded demo: SQLite
+// and keys under ./data, the demo client and user seeded.
+func TestZeroConfigDemo(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("AUTHSERVER_LISTEN", addr)
+	t.Setenv("AUTHSERVER_CONFIG", "")
+	stop := serveFor(t, "", "http://"+addr)
+	defer stop()
+	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-secret",
+		Endpoint: oauth2.Endpoint{TokenURL: "http://" + addr + "/token"}, Scopes: []string{"openid"}}
+	if _, err := oc.PasswordCredentialsToken(context.Background(), "alice", "alice-password"); err != nil {
+		t.Fatalf("demo user with the demo client: %v", err)
+	}
+	for _, f := range []string{"data/authserver.db", "data/key-encryption-key"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// `authserver keys rotate` changes the database; a running server publishes
+// the new key at its next key check, without a restart.
+func TestKeysRotateReachesRunningServer(t *testing.T) {
+	path, issuer := writeConfig(t, "signing: {key_check_interval: 1s, jwks_max_age: 1m}\n")
+	stop := serveFor(t, path, issuer)
+	defer stop()
+	before := publishedKids(t, issuer)
+	if _, err := runCmd(t, "", "keys", "rotate", "--config", path); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the server's next key check; bounded, so a broken pick-up
+	// fails instead of hanging.
+	for i := 0; i < 200; i++ {
+		if after := publishedKids(t, issuer); len(after) == 2*len(before) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the running server never published the next keys (still %d keys)", len(publishedKids(t, issuer)))
+}
+
+func publishedKids(t *testing.T, issuer string) []string {
+	t.Helper()
+	resp, err := http.Get(issuer + "/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
 }
