@@ -329,27 +329,7 @@ func TestRacingManagersConverge(t *testing.T) {
 	// next (periodic) Load they sign with the same key and serve the same
 	// JWKS with both keys.
 	store := &memStore{}
-	var listed sync.WaitGroup
-	listed.Add(2)
-	var calls atomic.Int32
-	store.listHook = func() error {
-		if calls.Add(1) <= 2 {
-			listed.Done()
-			listed.Wait() // both have listed before either inserts
-		}
-		return nil
-	}
-	now := func() time.Time { return t0 }
-	m1 := NewManager(store, testKEK(1), []string{EdDSA}, Options{Now: now})
-	m2 := NewManager(store, testKEK(1), []string{EdDSA}, Options{Now: now})
-	var wg sync.WaitGroup
-	var err1, err2 error
-	wg.Go(func() { err1 = m1.Load(context.Background()) })
-	wg.Go(func() { err2 = m2.Load(context.Background()) })
-	wg.Wait()
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
+	m1, m2 := loadRacing(t, store, &store.listHook)
 	// Without a Locker the racers may both insert (the second look under
 	// Load narrows the window but cannot close it).
 	if store.inserts < 1 || store.inserts > 2 {
@@ -365,6 +345,34 @@ func TestRacingManagersConverge(t *testing.T) {
 	if len(m1.PublicKeys()) != store.inserts || !bytes.Equal(m1.JWKS(), m2.JWKS()) {
 		t.Errorf("racers publish %v and %v after %d inserts", kids(m1.PublicKeys()), kids(m2.PublicKeys()), store.inserts)
 	}
+}
+
+// loadRacing loads two managers over store at once, holding both until
+// each has listed the keys once, so both first see an empty store.
+func loadRacing(t *testing.T, store Store, listHook *func() error) (*Manager, *Manager) {
+	t.Helper()
+	var listed sync.WaitGroup
+	listed.Add(2)
+	var calls atomic.Int32
+	*listHook = func() error {
+		if calls.Add(1) <= 2 {
+			listed.Done()
+			listed.Wait()
+		}
+		return nil
+	}
+	now := func() time.Time { return t0 }
+	m1 := NewManager(store, testKEK(1), []string{EdDSA}, Options{Now: now})
+	m2 := NewManager(store, testKEK(1), []string{EdDSA}, Options{Now: now})
+	var wg sync.WaitGroup
+	var err1, err2 error
+	wg.Go(func() { err1 = m1.Load(context.Background()) })
+	wg.Go(func() { err2 = m2.Load(context.Background()) })
+	wg.Wait()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	return m1, m2
 }
 
 // lockingStore is a memStore shared by "processes" that serialise key-set
@@ -384,27 +392,7 @@ func (s *lockingStore) LockSigningKeys(ctx context.Context, fn func(context.Cont
 // sign with it at once, before any reload.
 func TestRacingManagersWithLockerAgree(t *testing.T) {
 	store := &lockingStore{memStore: &memStore{}}
-	var listed sync.WaitGroup
-	listed.Add(2)
-	var calls atomic.Int32
-	store.listHook = func() error {
-		if calls.Add(1) <= 2 {
-			listed.Done()
-			listed.Wait() // both have looked before either locks
-		}
-		return nil
-	}
-	now := func() time.Time { return t0 }
-	m1 := NewManager(store, testKEK(1), []string{EdDSA}, Options{Now: now})
-	m2 := NewManager(store, testKEK(1), []string{EdDSA}, Options{Now: now})
-	var wg sync.WaitGroup
-	var err1, err2 error
-	wg.Go(func() { err1 = m1.Load(context.Background()) })
-	wg.Go(func() { err2 = m2.Load(context.Background()) })
-	wg.Wait()
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
+	m1, m2 := loadRacing(t, store, &store.listHook)
 	if store.inserts != 1 {
 		t.Fatalf("%d inserts, want 1", store.inserts)
 	}

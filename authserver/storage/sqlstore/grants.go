@@ -130,23 +130,32 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 // whyNotSpendable reads the token that spendRefreshToken did not match and
 // returns the error that explains it.
 func (s *Store) whyNotSpendable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
+	t, err := s.refreshTokenState(ctx, tx, tokenHash)
+	switch {
+	case err != nil:
+		return storage.RefreshToken{}, err
+	case !t.SpentAt.IsZero():
+		return t, storage.ErrAlreadyUsed
+	default: // expired
+		return storage.RefreshToken{}, storage.ErrNotFound
+	}
+}
+
+// refreshTokenState reads a token inside tx: ErrNotFound when it is unknown
+// or its family is revoked, else the record, spent or not, expired or not.
+func (s *Store) refreshTokenState(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
 	var (
 		t    storage.RefreshToken
 		live bool
 	)
 	err := tx.QueryRowContext(ctx, s.q.getRefreshTokenState, tokenHash).Scan(append(refreshTokenDest(&t), &live)...)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows), err == nil && !live:
 		return storage.RefreshToken{}, storage.ErrNotFound
 	case err != nil:
 		return storage.RefreshToken{}, err
-	case !live:
-		return storage.RefreshToken{}, storage.ErrNotFound
-	case !t.SpentAt.IsZero():
-		return t, storage.ErrAlreadyUsed
-	default: // expired
-		return storage.RefreshToken{}, storage.ErrNotFound
 	}
+	return t, nil
 }
 
 // RetrySpentRefreshToken is the reuse grace window: a client that lost the
@@ -199,18 +208,10 @@ func (s *Store) RetrySpentRefreshToken(ctx context.Context, oldHash string, next
 // whyNotRetriable reads the token that retryRefreshToken did not match and
 // returns the error that explains it (see RetrySpentRefreshToken).
 func (s *Store) whyNotRetriable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
-	var (
-		t    storage.RefreshToken
-		live bool
-	)
-	err := tx.QueryRowContext(ctx, s.q.getRefreshTokenState, tokenHash).Scan(append(refreshTokenDest(&t), &live)...)
+	t, err := s.refreshTokenState(ctx, tx, tokenHash)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return storage.RefreshToken{}, storage.ErrNotFound
 	case err != nil:
 		return storage.RefreshToken{}, err
-	case !live:
-		return storage.RefreshToken{}, storage.ErrNotFound
 	case t.SpentAt.IsZero():
 		return storage.RefreshToken{}, storage.ErrConflict
 	default:
