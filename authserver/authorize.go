@@ -228,9 +228,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pathAuthorize+"?"+params.Encode(), http.StatusSeeOther)
 }
 
-// handleConsent takes the consent form's decision (POST /authorize).
+// handlePostAuthorize serves POST /authorize: the consent form's decision,
+// or an authorization request sent as a form (OIDC Core §3.1.2.1 requires
+// the endpoint to accept POST as well as GET).
+func (s *Server) handlePostAuthorize(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	if !r.PostForm.Has("decision") {
+		if req, sess, ok := s.authorizeRequest(w, r, r.PostForm); ok {
+			s.continueAuthorize(w, r, req, sess)
+		}
+		return
+	}
+	s.handleConsent(w, r)
+}
+
+// handleConsent takes the consent form's decision.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	if !s.parsePageForm(w, r) {
+	if !s.checkCSRF(w, r) {
 		return
 	}
 	req, sess, ok := s.authorizeRequest(w, r, r.PostForm)
@@ -253,11 +269,21 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 // parsePageForm reads a page's POST form and checks its CSRF token.
 func (s *Server) parsePageForm(w http.ResponseWriter, r *http.Request) bool {
+	return s.parseForm(w, r) && s.checkCSRF(w, r)
+}
+
+// parseForm reads a bounded POST form; on failure it has answered.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		s.renderError(w, http.StatusBadRequest, "Invalid request", "The form could not be read.", "Go back to the application and start again.")
 		return false
 	}
+	return true
+}
+
+// checkCSRF checks the form's CSRF token; on failure it has answered.
+func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
 	if !s.validCSRF(r) {
 		s.renderError(w, http.StatusForbidden, "The form has expired",
 			"This form was not sent from this sign-in page, or it is too old.", "Go back to the application and start again.")

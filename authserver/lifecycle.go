@@ -137,13 +137,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) introspect(ctx context.Context, raw string) (introspection, error) {
 	inactive := introspection{}
 	if claims, err := s.verifyAccessToken(raw); err == nil {
-		if revoked, err := s.store.AccessTokenRevoked(ctx, claims.ID); err != nil || revoked {
+		if revoked, err := s.revoked(ctx, claims); err != nil || revoked {
 			return inactive, err
-		}
-		if family := jtiFamily(claims.ID); family != "" {
-			if revoked, err := s.store.FamilyRevoked(ctx, family); err != nil || revoked {
-				return inactive, err
-			}
 		}
 		return introspection{Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 			TokenType: "Bearer", Expiry: claims.Expiry, IssuedAt: claims.IssuedAt, Issuer: claims.Issuer,

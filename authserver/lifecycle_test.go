@@ -448,3 +448,28 @@ func TestRefreshFamilyAbsoluteLifetime(t *testing.T) {
 		}
 	}
 }
+
+// Our own userinfo endpoint refuses a revoked access token at once.
+func TestUserinfoRefusesRevokedToken(t *testing.T) {
+	p := authtest.Start(t, nil)
+	tok := codeTokens(t, p)
+	call := func() int {
+		req, _ := http.NewRequest(http.MethodGet, p.URL+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := call(); got != 200 {
+		t.Fatalf("before revocation: %d", got)
+	}
+	if status, _, body := postTo(t, p, "/revoke", url.Values{"token": {tok.RefreshToken}}, "demo-web", "demo-secret"); status != 200 {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	if got := call(); got != 401 {
+		t.Fatalf("after revoking the family: %d; want 401", got)
+	}
+}

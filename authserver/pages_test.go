@@ -1,6 +1,7 @@
 package authserver_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -148,4 +149,39 @@ func cloneForm(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// OIDC Core §3.1.2.1: the authorization endpoint takes POST too.
+func TestAuthorizationRequestByPOST(t *testing.T) {
+	p := authtest.Start(t, nil)
+	b := p.Browser(t)
+	u, _ := url.Parse(authorizeURL(p, nil))
+	resp, err := b.PostForm(p.URL+"/authorize", u.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `name="password"`) {
+		t.Fatalf("POST authorization request: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// A cross-site page cannot approve consent for a signed-in user.
+func TestConsentCSRF(t *testing.T) {
+	p := authtest.Start(t, nil)
+	b := p.Browser(t)
+	pg := authtest.Get(t, b, authorizeURL(p, nil))
+	consent := pg.Submit(t, b, url.Values{"username": {"alice"}, "password": {"alice-password"}})
+	action, vals := consent.FormFields(t)
+	vals.Set("decision", "allow")
+	vals.Del("csrf_token")
+	resp, err := b.PostForm(p.URL+action, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("consent without CSRF token: %d; want 403", resp.StatusCode)
+	}
 }

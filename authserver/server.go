@@ -144,7 +144,7 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET "+pathASMeta, s.handleDiscovery)
 	mux.HandleFunc("GET "+pathJWKS, s.handleJWKS)
 	mux.HandleFunc("GET "+pathAuthorize, s.handleAuthorize)
-	mux.HandleFunc("POST "+pathAuthorize, s.handleConsent)
+	mux.HandleFunc("POST "+pathAuthorize, s.handlePostAuthorize)
 	mux.HandleFunc("POST "+pathLogin, s.handleLogin)
 	mux.HandleFunc("POST "+pathToken, s.handleToken)
 	mux.HandleFunc("GET "+pathUserinfo, s.handleUserinfo)

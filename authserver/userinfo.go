@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,6 +61,18 @@ func (s *Server) verifyAccessToken(raw string) (*accessClaims, error) {
 	return &c, nil
 }
 
+// revoked reports whether an access token was revoked, by itself or with its
+// family (a revoked refresh-token family, a replayed code).
+func (s *Server) revoked(ctx context.Context, c *accessClaims) (bool, error) {
+	if revoked, err := s.store.AccessTokenRevoked(ctx, c.ID); err != nil || revoked {
+		return revoked, err
+	}
+	if family := jtiFamily(c.ID); family != "" {
+		return s.store.FamilyRevoked(ctx, family)
+	}
+	return false, nil
+}
+
 // handleUserinfo is the OIDC UserInfo endpoint (OIDC Core §5.3): the claims
 // of the token's user that its scopes release. Errors follow RFC 6750 §3.
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +85,13 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	claims, err := s.verifyAccessToken(raw)
 	if err != nil {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", err.Error())
+		return
+	}
+	if revoked, err := s.revoked(r.Context(), claims); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	} else if revoked {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token was revoked")
 		return
 	}
 	if !hasScope(claims.Scope, "openid") {
