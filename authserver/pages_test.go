@@ -185,3 +185,28 @@ func TestConsentCSRF(t *testing.T) {
 		t.Fatalf("consent without CSRF token: %d; want 403", resp.StatusCode)
 	}
 }
+
+// Signing in again (prompt=login) replaces the session: the old cookie no
+// longer signs anybody in.
+func TestSignInAgainReplacesSession(t *testing.T) {
+	p := authtest.Start(t, nil)
+	b := p.Browser(t)
+	p.SignIn(t, b, authorizeURL(p, nil), "alice", "alice-password", "allow")
+	u, _ := url.Parse(p.URL)
+	var old *http.Cookie
+	for _, c := range b.Jar.Cookies(u) {
+		if c.Name == "authserver_session" {
+			old = c
+		}
+	}
+	if old == nil {
+		t.Fatal("no session cookie")
+	}
+	p.SignIn(t, b, authorizeURL(p, map[string]string{"prompt": "login"}), "bob", "bob-password", "allow")
+
+	stale := p.Browser(t)
+	stale.Jar.SetCookies(u, []*http.Cookie{old})
+	if pg := authtest.Get(t, stale, authorizeURL(p, nil)); !strings.Contains(pg.Body, `name="password"`) {
+		t.Fatal("the replaced session still signs in")
+	}
+}

@@ -40,6 +40,13 @@ func (s *Server) currentSession(r *http.Request) (*storage.Session, error) {
 // startSession creates a login session for the user and sets its cookie. The
 // cookie holds 256 random bits; the store holds only their hash.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
+	// A sign-in always gets a new session id (no fixation), and the one it
+	// replaces ends here rather than lingering until it expires.
+	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+		if err := s.store.DeleteSession(r.Context(), storage.Hash(old.Value)); err != nil {
+			return err
+		}
+	}
 	id := randomToken()
 	now := s.now()
 	err := s.store.CreateSession(r.Context(), storage.Session{
