@@ -145,9 +145,14 @@ func BenchmarkHTTPClientCredentials32(b *testing.B) {
 }
 
 // BenchmarkHTTPRefresh32 rotates refresh tokens over loopback HTTP from 32
-// goroutines, each its own family, at most 32 connections.
+// goroutines, each its own family, at most 32 connections: on SQLite, and on
+// PostgreSQL behind two replicas (when AUTHSERVER_TEST_POSTGRES_DSN is set).
 func BenchmarkHTTPRefresh32(b *testing.B) {
-	p := authtest.Start(b, nil)
+	b.Run("sqlite", func(b *testing.B) { benchHTTPRefresh(b, authtest.Start(b, nil)) })
+	b.Run("postgres-2-replicas", func(b *testing.B) { benchHTTPRefresh(b, authtest.StartReplicas(b, 2, nil)) })
+}
+
+func benchHTTPRefresh(b *testing.B, p *authtest.Provider) {
 	c := httpClient32()
 	b.SetParallelism(16)
 	// One family per goroutine, made before the clock starts.
