@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -70,6 +71,10 @@ type Server struct {
 	// dummyHash is verified against when a username is unknown, so that a
 	// login takes as long whether or not the user exists.
 	dummyHash string
+	// hashSlots bounds concurrent password verifications; verify is
+	// password.Verify (a field so a test can watch the bound).
+	hashSlots chan struct{}
+	verify    func(hash, pw string) (bool, error)
 }
 
 // Endpoint paths, relative to the issuer. Clients find them via discovery.
@@ -120,6 +125,8 @@ func New(cfg Config) (*Server, error) {
 		now:           cfg.Now,
 		secureCookies: iss.Scheme == "https",
 		dummyHash:     dummy,
+		hashSlots:     make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		verify:        password.Verify,
 	}
 	s.minter = &minter{
 		issuer:     cfg.Issuer,

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -113,16 +112,32 @@ func (s *Server) validCSRF(r *http.Request) bool {
 func (s *Server) checkPassword(ctx context.Context, username, pw string) (storage.User, bool, error) {
 	u, err := s.store.GetUserByUsername(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
-		_, _ = password.Verify(s.dummyHash, pw)
+		_, _ = s.verifyPassword(ctx, s.dummyHash, pw)
 		return storage.User{}, false, nil
 	}
 	if err != nil {
 		return storage.User{}, false, err
 	}
-	ok, err := password.Verify(u.PasswordHash, pw)
+	ok, err := s.verifyPassword(ctx, u.PasswordHash, pw)
+	if ctx.Err() != nil {
+		return storage.User{}, false, ctx.Err()
+	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "stored password hash is unreadable", slog.String("user_id", u.ID), slog.Any("err", err))
 		return storage.User{}, false, nil
 	}
 	return u, ok, nil
+}
+
+// verifyPassword runs one memory-hard hash when a slot is free. Each argon2id
+// verification takes memory_kib of RAM, so without a bound a flood of login
+// attempts would exhaust the machine's memory; with it, they queue.
+func (s *Server) verifyPassword(ctx context.Context, hash, pw string) (bool, error) {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashSlots }()
+	return s.verify(hash, pw)
 }
