@@ -1,0 +1,45 @@
+package authserver_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDependenciesPointOneWay enforces the layering of DESIGN.md: cmd →
+// authserver → (storage, keys, templates, config); keys, config and
+// templates import nothing of ours; storage only keys; nothing imports cmd
+// or resource; go-oauth2 stays inside package authserver.
+func TestDependenciesPointOneWay(t *testing.T) {
+	const mod = "github.com/authserver-dev/authserver/"
+	rules := []struct {
+		pkg     string
+		allowed []string // our packages it may depend on
+	}{
+		{"keys", nil},
+		{"config", nil},
+		{"templates", nil},
+		{"authserver/password", nil},
+		{"authserver/storage", []string{"keys"}},
+		{"authserver/storage/sqlstore", []string{"keys", "authserver/storage"}},
+		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password"}},
+		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password"}},
+	}
+	for _, r := range rules {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+r.pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", r.pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			ours, isOurs := strings.CutPrefix(dep, mod)
+			switch {
+			case dep == mod+r.pkg:
+			case isOurs && !slices.Contains(r.allowed, ours):
+				t.Errorf("%s depends on %s", r.pkg, ours)
+			case strings.HasPrefix(dep, "github.com/go-oauth2/") && r.pkg != "authserver" && !slices.Contains(r.allowed, "authserver"):
+				t.Errorf("%s depends on go-oauth2 (only package authserver may)", r.pkg)
+			}
+		}
+	}
+}
