@@ -172,7 +172,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 			s.authorizeError(w, r, req, newError("login_required", http.StatusBadRequest, "the user is not signed in"))
 			return
 		}
-		s.renderLogin(w, r, req, "", "", http.StatusOK)
+		s.renderLogin(w, r, req, "", "", http.StatusOK, s.sessionUsername(r, sess))
 		return
 	}
 	if req.client.SkipConsent {
@@ -205,7 +205,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
 	r.PostForm.Del("password")
 	if username == "" || pw == "" {
-		s.renderLogin(w, r, req, username, "Enter your username and password.", http.StatusBadRequest)
+		s.renderLogin(w, r, req, username, "Enter your username and password.", http.StatusBadRequest, "")
 		return
 	}
 	user, ok, err := s.checkPassword(r.Context(), username, pw)
@@ -214,7 +214,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.renderLogin(w, r, req, username, "The username or password is wrong.", http.StatusUnauthorized)
+		s.renderLogin(w, r, req, username, "The username or password is wrong.", http.StatusUnauthorized, "")
 		return
 	}
 	if err := s.startSession(w, r, user.ID); err != nil {
@@ -254,7 +254,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess == nil {
-		s.renderLogin(w, r, req, "", "Your session has ended. Please sign in again.", http.StatusOK)
+		s.renderLogin(w, r, req, "", "Your session has ended. Please sign in again.", http.StatusOK, "")
 		return
 	}
 	switch r.PostForm.Get("decision") {
@@ -349,11 +349,12 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, req *aut
 	s.redirectToClient(w, r, req, url.Values{"error": {perr.Code}, "error_description": {perr.Description}})
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzRequest, username, msg string, status int) {
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzRequest, username, msg string, status int, signedInAs string) {
 	s.render(w, status, templates.Login{
 		ClientName: clientName(req.client),
 		Username:   username,
 		Error:      msg,
+		SignedInAs: signedInAs,
 		CSRFToken:  s.csrfToken(w, r),
 		Action:     pathLogin,
 		Hidden:     fieldsOf(req.params, authorizeParams),
@@ -399,6 +400,18 @@ func clientName(c storage.Client) string {
 		return c.Name
 	}
 	return c.ID
+}
+
+// sessionUsername is the username of the session's user, or "" without one.
+func (s *Server) sessionUsername(r *http.Request, sess *storage.Session) string {
+	if sess == nil {
+		return ""
+	}
+	u, err := s.store.GetUser(r.Context(), sess.UserID)
+	if err != nil {
+		return ""
+	}
+	return u.Username
 }
 
 // fieldsOf turns the named parameters into hidden form fields, in order.

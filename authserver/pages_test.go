@@ -202,7 +202,11 @@ func TestSignInAgainReplacesSession(t *testing.T) {
 	if old == nil {
 		t.Fatal("no session cookie")
 	}
-	p.SignIn(t, b, authorizeURL(p, map[string]string{"prompt": "login"}), "bob", "bob-password", "allow")
+	again := authorizeURL(p, map[string]string{"prompt": "login"})
+	if pg := authtest.Get(t, b, again); !strings.Contains(pg.Body, "Signed in as <strong>alice</strong>") {
+		t.Fatalf("prompt=login page does not say who is signed in:\n%s", pg.Body)
+	}
+	p.SignIn(t, b, again, "bob", "bob-password", "allow")
 
 	stale := p.Browser(t)
 	stale.Jar.SetCookies(u, []*http.Cookie{old})

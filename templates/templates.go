@@ -41,7 +41,10 @@ type Scope struct{ Name, Description string }
 // Login is the data of the login page.
 type Login struct {
 	ClientName, Username, Error, CSRFToken, Action string
-	Hidden                                         []Field
+	// SignedInAs names the user of the browser's current session when the
+	// application asked for a fresh sign-in (prompt=login, max_age).
+	SignedInAs string
+	Hidden     []Field
 }
 
 // Consent is the data of the consent page.
@@ -79,7 +82,7 @@ var pageFiles = map[reflect.Type]string{
 // samples fill every field so that Load can execute each page once and report
 // an override that refers to a missing field at start-up, not at a user's login.
 var samples = map[string]any{
-	"login.html": Login{ClientName: "Example", Username: "alice", Error: "Wrong username or password.",
+	"login.html": Login{ClientName: "Example", Username: "alice", Error: "Wrong username or password.", SignedInAs: "bob",
 		CSRFToken: "csrf", Action: "/login", Hidden: []Field{{"k", "v"}}},
 	"consent.html": Consent{ClientName: "Example", Username: "alice", NotYouURL: "/logout", CSRFToken: "csrf",
 		Action: "/consent", Scopes: []Scope{{"openid", ScopeDescription("openid")}}, Hidden: []Field{{"k", "v"}}},
