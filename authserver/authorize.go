@@ -71,7 +71,7 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	if redirectURI == "" {
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "redirect_uri is missing."}
 	}
-	if exactRedirectURI(strings.Join(c.RedirectURIs, "\n"), redirectURI) != nil {
+	if !slices.Contains(c.RedirectURIs, redirectURI) { // exact match (RFC 9700 §4.1.3)
 		return nil, &pageError{http.StatusBadRequest, "Invalid redirect",
 			"redirect_uri " + redirectURI + " is not registered for client " + c.ID + "."}
 	}

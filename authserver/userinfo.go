@@ -24,14 +24,8 @@ func (s *Server) verifyJWT(raw string, dst any) (string, error) {
 		return "", errors.New("the token is malformed")
 	}
 	h := tok.Headers[0]
-	var key *jose.JSONWebKey
-	for _, k := range s.keys.PublicKeys() {
-		if k.KeyID == h.KeyID {
-			key = &k
-			break
-		}
-	}
-	if key == nil {
+	key, ok := s.keys.PublicKey(h.KeyID)
+	if !ok {
 		return "", errors.New("the token was signed by an unknown key")
 	}
 	if err := tok.Claims(key.Key, dst); err != nil {

@@ -456,6 +456,19 @@ func (m *Manager) Algorithms() []string {
 	return slices.Clone(m.algs)
 }
 
+// PublicKey returns the published public key with the given kid. It reads the
+// snapshot without copying it, for verifiers on a hot path.
+func (m *Manager) PublicKey(kid string) (jose.JSONWebKey, bool) {
+	if s := m.snap.Load(); s != nil {
+		for _, k := range s.pub {
+			if k.KeyID == kid {
+				return k, true
+			}
+		}
+	}
+	return jose.JSONWebKey{}, false
+}
+
 // PublicKeys returns the keys of JWKS, public halves only, in the same order.
 func (m *Manager) PublicKeys() []jose.JSONWebKey {
 	if s := m.snap.Load(); s != nil {

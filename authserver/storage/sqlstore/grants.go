@@ -98,33 +98,8 @@ func (s *Store) GetRefreshToken(ctx context.Context, tokenHash string) (storage.
 // FamilyExpiresAt gives storage.ErrNotFound; an existing next.TokenHash gives
 // storage.ErrConflict. In every error case nothing is stored.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
-	var old storage.RefreshToken
 	n := timeArg(now)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		old, err = scanRefreshToken(tx.QueryRowContext(ctx, s.q.spendRefreshToken, n, oldHash, n, n))
-		if errors.Is(err, sql.ErrNoRows) {
-			old, err = s.whyNotSpendable(ctx, tx, oldHash)
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q.createRefreshToken, refreshTokenArgs(next)...)
-		return err
-	})
-	switch {
-	case err == nil:
-		return old, nil
-	case errors.Is(err, storage.ErrAlreadyUsed):
-		return old, err
-	case errors.Is(err, storage.ErrNotFound):
-		return storage.RefreshToken{}, err
-	case s.d.uniqueViolation(err):
-		return storage.RefreshToken{}, storage.ErrConflict
-	default:
-		return storage.RefreshToken{}, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
-	}
+	return s.replaceRefreshToken(ctx, "rotate refresh token", s.q.spendRefreshToken, []any{n, oldHash, n, n}, s.whyNotSpendable, oldHash, next)
 }
 
 // whyNotSpendable reads the token that spendRefreshToken did not match and
@@ -175,14 +150,23 @@ func (s *Store) refreshTokenState(ctx context.Context, tx *sql.Tx, tokenHash str
 // RotateRefreshToken and never of this method, so the error flags a caller
 // bug rather than a replay that would revoke the family.
 func (s *Store) RetrySpentRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, spentAfter, now time.Time) (storage.RefreshToken, error) {
-	var old storage.RefreshToken
 	n := timeArg(now)
+	return s.replaceRefreshToken(ctx, "retry spent refresh token", s.q.retryRefreshToken, []any{n, oldHash, timeArg(spentAfter), n, n}, s.whyNotRetriable, oldHash, next)
+}
+
+// replaceRefreshToken is the transaction of both rotation and the grace
+// retry: claim is the conditional UPDATE ... RETURNING that picks the single
+// winner and returns the old token; next is stored only after it matched.
+// When claim matches nothing, why reads the token and returns the error that
+// explains it (with the old record for storage.ErrAlreadyUsed).
+func (s *Store) replaceRefreshToken(ctx context.Context, op, claim string, args []any,
+	why func(context.Context, *sql.Tx, string) (storage.RefreshToken, error), oldHash string, next storage.RefreshToken) (storage.RefreshToken, error) {
+	var old storage.RefreshToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		old, err = scanRefreshToken(tx.QueryRowContext(ctx, s.q.retryRefreshToken,
-			n, oldHash, timeArg(spentAfter), n, n))
+		old, err = scanRefreshToken(tx.QueryRowContext(ctx, claim, args...))
 		if errors.Is(err, sql.ErrNoRows) {
-			old, err = s.whyNotRetriable(ctx, tx, oldHash)
+			old, err = why(ctx, tx, oldHash)
 			return err
 		}
 		if err != nil {
@@ -201,7 +185,7 @@ func (s *Store) RetrySpentRefreshToken(ctx context.Context, oldHash string, next
 	case s.d.uniqueViolation(err):
 		return storage.RefreshToken{}, storage.ErrConflict
 	default:
-		return storage.RefreshToken{}, fmt.Errorf("sqlstore: retry spent refresh token: %w", err)
+		return storage.RefreshToken{}, fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 }
 
