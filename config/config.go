@@ -42,9 +42,47 @@ type Config struct {
 	// Housekeeping deletes expired codes, sessions, tokens and revocations.
 	Housekeeping Housekeeping `yaml:"housekeeping"`
 	// UI lets operators replace the pages and the logo.
-	UI      UI       `yaml:"ui"`
+	UI UI `yaml:"ui"`
+	// TLS serves https in-process; empty means plain http (loopback, or
+	// behind a TLS-terminating proxy).
+	TLS TLS `yaml:"tls"`
+	// Server configures how requests reach the provider.
+	Server Server `yaml:"server"`
+	// Observability configures the metrics listener.
+	Observability Observability `yaml:"observability"`
+	// Log configures the process log (access log, audit events, errors).
+	Log     Log      `yaml:"log"`
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
+}
+
+// TLS names the certificate and key files (PEM). Both or neither must be set.
+// They are read again on SIGHUP and when the files change.
+type TLS struct {
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+}
+
+// Server configures the HTTP front of the provider.
+type Server struct {
+	// TrustedProxies are the CIDR ranges (or single addresses) of reverse
+	// proxies whose X-Forwarded-For, Forwarded and X-Request-Id headers are
+	// believed. Empty (the default): no proxy is trusted, and the client IP is
+	// the TCP peer.
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+}
+
+// Observability configures metrics.
+type Observability struct {
+	// MetricsListen is the host:port of the Prometheus /metrics listener,
+	// kept off the public listener. Default 127.0.0.1:9097; "off" disables it.
+	MetricsListen string `yaml:"metrics_listen"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Format string `yaml:"format"` // text (default) | json
+	Level  string `yaml:"level"`  // debug | info (default) | warn | error
 }
 
 // Storage selects the database.
@@ -53,6 +91,10 @@ type Storage struct {
 	// DSN defaults to ./data/authserver.db for sqlite; postgres has no default
 	// because guessing a database server would hide a misconfiguration.
 	DSN string `yaml:"dsn"`
+	// SQLiteSynchronous is SQLite's synchronous pragma in WAL mode: full
+	// (default: a committed transaction survives a power cut) or normal
+	// (faster; a power cut may lose the last transactions, never corrupt).
+	SQLiteSynchronous string `yaml:"sqlite_synchronous,omitempty"`
 }
 
 // Signing configures the token signing keys.
@@ -202,8 +244,11 @@ const (
 	DefaultDriver     = "sqlite"
 	DefaultSQLiteDSN  = "./data/authserver.db"
 	DefaultIDTokenAlg = "RS256"
-	defaultDataDir    = "./data"
-	kekFileName       = "key-encryption-key"
+	// DefaultMetricsListen keeps /metrics on loopback; MetricsOff disables it.
+	DefaultMetricsListen = "127.0.0.1:9097"
+	MetricsOff           = "off"
+	defaultDataDir       = "./data"
+	kekFileName          = "key-encryption-key"
 )
 
 //go:embed authserver.yaml
@@ -302,6 +347,18 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Storage.DSN == "" && c.Storage.Driver == "sqlite" {
 		c.Storage.DSN = DefaultSQLiteDSN
+	}
+	if c.Storage.SQLiteSynchronous == "" && c.Storage.Driver == "sqlite" {
+		c.Storage.SQLiteSynchronous = "full"
+	}
+	if c.Observability.MetricsListen == "" {
+		c.Observability.MetricsListen = DefaultMetricsListen
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
 	}
 
 	if len(c.Signing.Algorithms) == 0 {

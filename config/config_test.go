@@ -107,13 +107,15 @@ func TestExampleMatchesDefaults(t *testing.T) {
 func TestSchemaKeys(t *testing.T) {
 	want := []string{
 		"issuer", "listen",
-		"storage.driver", "storage.dsn",
+		"storage.driver", "storage.dsn", "storage.sqlite_synchronous",
 		"signing.algorithms", "signing.id_token_algorithm", "signing.access_token_algorithm", "signing.rsa_bits", "signing.rotation_period", "signing.publish_lead", "signing.jwks_max_age", "signing.key_check_interval", "signing.key_encryption_key_file",
 		"tokens.access_token_ttl", "tokens.id_token_ttl", "tokens.auth_code_ttl", "tokens.refresh_token_ttl",
 		"tokens.refresh_idle_ttl", "tokens.refresh_reuse_grace", "tokens.default_audience",
 		"sessions.ttl",
 		"passwords.memory_kib", "passwords.iterations", "passwords.parallelism",
 		"housekeeping.interval", "housekeeping.batch_size", "ui.templates_dir",
+		"tls.cert_file", "tls.key_file", "server.trusted_proxies", "observability.metrics_listen",
+		"log.format", "log.level",
 		"clients[].id", "clients[].name", "clients[].secret", "clients[].secret_hash", "clients[].redirect_uris",
 		"clients[].post_logout_redirect_uris", "clients[].grant_types", "clients[].scopes", "clients[].audience",
 		"clients[].skip_consent", "clients[].allow_introspection", "clients[].id_token_signed_response_alg",
@@ -124,6 +126,9 @@ func TestSchemaKeys(t *testing.T) {
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for f := range t.Fields() {
+			if !f.IsExported() {
+				continue
+			}
 			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			name := prefix + tag
 			switch {
@@ -322,12 +327,12 @@ func TestLoadDecodeErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "listen: 127.0.0.1:9096\ncolour: red\n",
-			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, clients, users)`},
+			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, clients, users)`},
 		},
 		{
 			name: "unknown key in storage",
 			yaml: "# comment\nissuer: http://127.0.0.1:9096\n\n\nstorage:\n  driver: sqlite\n  colour: red\n",
-			want: []string{`config line 7: unknown key "colour" in storage (known keys: driver, dsn)`},
+			want: []string{`config line 7: unknown key "colour" in storage (known keys: driver, dsn, sqlite_synchronous)`},
 		},
 		{
 			name: "unknown keys in two list items",
@@ -341,7 +346,7 @@ func TestLoadDecodeErrors(t *testing.T) {
 			name: "unknown key through a merge key",
 			yaml: "base: &b\n  - id: a\nclients:\n  - <<: {id: a, colour: red}\n",
 			want: []string{
-				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, clients, users)`,
+				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, clients, users)`,
 				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
 			},
 		},

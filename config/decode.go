@@ -226,7 +226,7 @@ func yamlName(f reflect.StructField) string {
 
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	for f := range t.Fields() {
-		if yamlName(f) == name {
+		if f.IsExported() && yamlName(f) == name {
 			return f, true
 		}
 	}
@@ -236,7 +236,9 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 func tagNames(t reflect.Type) []string {
 	var names []string
 	for f := range t.Fields() {
-		names = append(names, yamlName(f))
+		if f.IsExported() {
+			names = append(names, yamlName(f))
+		}
 	}
 	return names
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -46,6 +47,7 @@ func (ps *problems) add(field, format string, args ...any) {
 func (c Config) Validate() error {
 	var ps problems
 	c.validateServer(&ps)
+	c.validateOperations(&ps)
 	c.validateSigning(&ps)
 	c.validateLifetimes(&ps)
 	for i, cl := range c.Clients {
@@ -73,6 +75,47 @@ func (c Config) validateServer(ps *problems) {
 	} else if c.Storage.DSN == "" { // for an unknown driver, an empty dsn is noise
 		ps.add("storage.dsn", "is empty; for postgres use e.g. postgres://user@127.0.0.1:5432/authserver?sslmode=disable")
 	}
+}
+
+// validateOperations checks the keys that decide how the process is run:
+// TLS files, trusted proxies, metrics listener, log and SQLite durability.
+func (c Config) validateOperations(ps *problems) {
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		ps.add("tls", "cert_file and key_file must be set together (both PEM files), or neither")
+	}
+	for i, p := range c.Server.TrustedProxies {
+		if _, err := ParseTrustedProxy(p); err != nil {
+			ps.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR range or IP address (for example 10.0.0.0/8 or 127.0.0.1)", p)
+		}
+	}
+	if m := c.Observability.MetricsListen; m != MetricsOff {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			ps.add("observability.metrics_listen", "%q is not host:port (for example 127.0.0.1:9097), or %q to disable metrics", m, MetricsOff)
+		}
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		ps.add("log.format", "unknown format %q (allowed: text, json)", c.Log.Format)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		ps.add("log.level", "unknown level %q (allowed: debug, info, warn, error)", c.Log.Level)
+	}
+	if c.Storage.Driver == "sqlite" && !slices.Contains([]string{"full", "normal"}, c.Storage.SQLiteSynchronous) {
+		ps.add("storage.sqlite_synchronous", "unknown level %q (allowed: full, normal)", c.Storage.SQLiteSynchronous)
+	}
+}
+
+// ParseTrustedProxy reads one server.trusted_proxies entry: a CIDR range, or
+// a single address meaning just that address.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // issuerProblem applies OIDC Core §2 / RFC 8414 §2: an https URL with no query
