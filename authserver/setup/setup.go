@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver"
@@ -29,6 +30,8 @@ type App struct {
 	Server *authserver.Server
 	Store  storage.Store
 	Keys   *keys.Manager
+	// Metrics serves this provider's Prometheus metrics (nil until wired).
+	Metrics http.Handler
 }
 
 // Options are what the environment, not the file, decides.

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	}
 	switch {
 	case cmd == "serve":
-		return serve(ctx, cfg, log)
+		return serve(ctx, cfg, serveOptions{Demo: config.Path(*path, os.Getenv) == ""}, log)
 	case cmd == "migrate":
 		return migrate(ctx, cfg, stdout)
 	case cmd == "keys":

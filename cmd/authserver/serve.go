@@ -17,7 +17,15 @@ import (
 	"github.com/authserver-dev/authserver/config"
 )
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// serveOptions are what the command line, not the file, decides.
+type serveOptions struct {
+	// Demo is set when the embedded demo configuration runs (no file given).
+	Demo bool
+	// DevTLS serves https with a self-signed certificate kept in the data directory.
+	DevTLS bool
+}
+
+func serve(ctx context.Context, cfg config.Config, opts serveOptions, log *slog.Logger) error {
 	app, err := setup.Open(ctx, cfg, setup.Options{Logger: log, Getenv: os.Getenv})
 	if err != nil {
 		return err

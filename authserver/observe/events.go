@@ -1,0 +1,28 @@
+package observe
+
+// Audit event names. They are a contract with operators' alerting rules:
+// rename none; add new ones to Events.
+const (
+	EventLoginSucceeded       = "login.succeeded"
+	EventLoginFailed          = "login.failed"
+	EventTokenIssued          = "token.issued"
+	EventRefreshReuseDetected = "refresh.reuse_detected"
+	EventCodeReplayed         = "code.replayed"
+	EventTokenRevoked         = "token.revoked"
+	EventLogout               = "session.ended"
+	EventClientCreated        = "client.created"
+	EventClientUpdated        = "client.updated"
+	EventClientRemoved        = "client.removed"
+	EventUserCreated          = "user.created"
+	EventUserPasswordChanged  = "user.password_changed"
+	EventUserRemoved          = "user.removed"
+	EventKeysRotated          = "keys.rotated"
+)
+
+// Events lists every audit event name.
+var Events = []string{
+	EventLoginSucceeded, EventLoginFailed, EventTokenIssued, EventRefreshReuseDetected,
+	EventCodeReplayed, EventTokenRevoked, EventLogout,
+	EventClientCreated, EventClientUpdated, EventClientRemoved,
+	EventUserCreated, EventUserPasswordChanged, EventUserRemoved, EventKeysRotated,
+}
