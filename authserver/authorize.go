@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/templates"
 )
@@ -75,6 +76,7 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		return nil, &pageError{http.StatusBadRequest, "Invalid redirect",
 			"redirect_uri " + redirectURI + " is not registered for client " + c.ID + "."}
 	}
+	observe.SetClientID(ctx, c.ID)
 	req := &authzRequest{client: c, redirectURI: redirectURI, state: q.Get("state"), maxAge: -1, params: url.Values{}}
 	for _, name := range authorizeParams {
 		if v := q.Get(name); v != "" {
@@ -208,12 +210,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, req, username, "Enter your username and password.", http.StatusBadRequest, "")
 		return
 	}
-	user, ok, err := s.checkPassword(r.Context(), username, pw)
+	user, failure, err := s.checkPassword(r.Context(), username, pw)
 	if err != nil {
 		s.authorizeError(w, r, req, err)
 		return
 	}
-	if !ok {
+	if failure != "" {
+		s.auditLogin(r.Context(), "login_form", username, req.client.ID, "", failure)
 		s.renderLogin(w, r, req, username, "The username or password is wrong.", http.StatusUnauthorized, "")
 		return
 	}
@@ -221,11 +224,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, req, err)
 		return
 	}
+	s.auditLogin(r.Context(), "login_form", username, req.client.ID, user.ID, "")
 	// The user has just signed in: prompt=login and max_age are satisfied.
 	params := cloneValues(req.params)
 	params.Del("prompt")
 	params.Del("max_age")
-	http.Redirect(w, r, pathAuthorize+"?"+params.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, s.path(pathAuthorize)+"?"+params.Encode(), http.StatusSeeOther)
 }
 
 // handlePostAuthorize serves POST /authorize: the consent form's decision,
@@ -334,8 +338,12 @@ func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, req *a
 }
 
 // authorizeError reports an error of the authorization endpoint: on a page
-// when the redirect URI is not trusted, else by redirect.
+// when the redirect URI is not trusted, else by redirect. An unreachable
+// store gets the "try again shortly" page, never a redirect.
 func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, req *authzRequest, err error) {
+	if s.answerUnavailable(w, r, err) {
+		return
+	}
 	var pe *pageError
 	if errors.As(err, &pe) || req == nil {
 		if pe == nil {
@@ -356,7 +364,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzR
 		Error:      msg,
 		SignedInAs: signedInAs,
 		CSRFToken:  s.csrfToken(w, r),
-		Action:     pathLogin,
+		Action:     s.path(pathLogin),
 		Hidden:     fieldsOf(req.params, authorizeParams),
 	})
 }
@@ -376,9 +384,9 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *auth
 	s.render(w, http.StatusOK, templates.Consent{
 		ClientName: clientName(req.client),
 		Username:   user.Username,
-		NotYouURL:  pathAuthorize + "?" + notYou.Encode(),
+		NotYouURL:  s.path(pathAuthorize) + "?" + notYou.Encode(),
 		CSRFToken:  s.csrfToken(w, r),
-		Action:     pathAuthorize,
+		Action:     s.path(pathAuthorize),
 		Scopes:     scopes,
 		Hidden:     fieldsOf(req.params, authorizeParams),
 	})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -43,6 +44,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request) (stora
 	if err != nil {
 		return storage.Client{}, "", err
 	}
+	observe.SetClientID(ctx, c.ID)
 	switch {
 	case c.Public() && secret != "":
 		return storage.Client{}, "", errInvalidClient("client %s is public and must not send a client_secret", id)

@@ -21,10 +21,11 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"config", nil},
 		{"templates", nil},
 		{"authserver/password", nil},
+		{"authserver/observe", nil},
 		{"authserver/storage", []string{"keys"}},
 		{"authserver/storage/sqlstore", []string{"keys", "authserver/storage"}},
-		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password"}},
-		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password"}},
+		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe"}},
+		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+r.pkg).Output()

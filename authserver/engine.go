@@ -13,6 +13,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4/manage"
 	"github.com/go-oauth2/oauth2/v4/models"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -185,8 +186,8 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errInvalidGrant("the authorization code is invalid or expired")
 	case errors.Is(err, storage.ErrAlreadyUsed):
-		ts.s.log.WarnContext(ctx, "authorization code replayed; revoking its grant",
-			slog.String("client_id", rec.ClientID), slog.String("family", rec.FamilyID))
+		observe.Audit(ctx, ts.s.log, observe.EventCodeReplayed, slog.String("client_id", rec.ClientID),
+			slog.String("subject", rec.UserID), slog.String("family", rec.FamilyID))
 		if err := ts.s.store.RevokeFamily(ctx, rec.FamilyID, ts.s.now()); err != nil {
 			return nil, err
 		}

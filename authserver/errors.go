@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
 // protocolError is an OAuth 2.0 error (RFC 6749 §4.1.2.1, §5.2). Constructors
@@ -56,12 +59,31 @@ func errServer() *protocolError {
 	return newError("server_error", http.StatusInternalServerError, "the server could not complete the request; try again")
 }
 
+// retryAfterSeconds is the Retry-After of a 503: long enough for a pool to
+// reconnect after a database restart, short enough that nobody gives up.
+const retryAfterSeconds = 3
+
+// errTemporarilyUnavailable is the answer while the store cannot be reached
+// (RFC 6749 §4.1.2.1 names the code; on JSON endpoints it is a 503 with
+// Retry-After so that clients and proxies try again rather than fail).
+func errTemporarilyUnavailable() *protocolError {
+	return newError("temporarily_unavailable", http.StatusServiceUnavailable,
+		"the server cannot reach its database right now; try again in a few seconds")
+}
+
 // asProtocolError turns any error into the protocolError to send: internal
 // errors become server_error and are logged, never shown.
 func (s *Server) asProtocolError(r *http.Request, err error) *protocolError {
 	var pe *protocolError
 	if errors.As(err, &pe) {
 		return pe
+	}
+	s.metrics.StoreError()
+	if errors.Is(err, storage.ErrUnavailable) {
+		// An outage is the operator's to fix, not a bug: a warning, and an
+		// answer that tells the client to try again.
+		s.log.WarnContext(r.Context(), "store unavailable", slog.String("path", r.URL.Path), slog.Any("err", err))
+		return errTemporarilyUnavailable()
 	}
 	s.log.ErrorContext(r.Context(), "request failed", slog.String("path", r.URL.Path), slog.Any("err", err))
 	return errServer()
@@ -74,6 +96,9 @@ func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err erro
 	if pe.Code == "invalid_client" {
 		// RFC 6749 §5.2: 401 must carry the scheme the client may use.
 		w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
+	}
+	if pe.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	writeJSON(w, pe.Status, map[string]string{"error": pe.Code, "error_description": pe.Description})
 }

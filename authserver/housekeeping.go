@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/authserver-dev/authserver/authserver/observe"
+	"github.com/authserver-dev/authserver/keys"
 )
 
 // Purge deletes what can no longer be used — expired codes and sessions,
@@ -63,7 +66,14 @@ func (s *Server) RunKeyRotation(ctx context.Context, interval time.Duration) {
 		if err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "key rotation failed", slog.Any("err", err))
 		} else if changed {
-			s.log.InfoContext(ctx, "signing keys changed", slog.Int("published", len(s.keys.PublicKeys())))
+			s.metrics.KeyRotation()
+			var signing []string
+			for _, k := range s.keys.Keys() {
+				if k.State == keys.StateActive {
+					signing = append(signing, k.Algorithm+":"+k.ID)
+				}
+			}
+			observe.Audit(ctx, s.log, observe.EventKeysRotated, slog.Int("published", len(s.keys.PublicKeys())), slog.Any("signing", signing))
 		}
 	})
 }

@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -57,7 +59,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if claims, err := s.verifyAccessToken(raw); err == nil {
 		if claims.ClientID == c.ID {
-			err = s.store.RevokeAccessToken(ctx, claims.ID, time.Unix(claims.Expiry, 0))
+			if err = s.store.RevokeAccessToken(ctx, claims.ID, time.Unix(claims.Expiry, 0)); err == nil {
+				s.auditRevoked(ctx, c.ID, claims.Subject, slog.String("token_type", "access_token"), slog.String("jti", claims.ID))
+			}
 		}
 		s.finishRevoke(w, r, err)
 		return
@@ -67,9 +71,19 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, storage.ErrNotFound):
 		err = nil
 	case err == nil && rt.ClientID == c.ID:
-		err = s.store.RevokeFamily(ctx, rt.FamilyID, s.now())
+		if err = s.store.RevokeFamily(ctx, rt.FamilyID, s.now()); err == nil {
+			s.auditRevoked(ctx, c.ID, rt.UserID, slog.String("token_type", "refresh_token"), slog.String("family", rt.FamilyID))
+		}
 	}
 	s.finishRevoke(w, r, err)
+}
+
+// auditRevoked records a token revoked at the revocation endpoint. The
+// token is named by its jti or family, never by its value.
+func (s *Server) auditRevoked(ctx context.Context, clientID, subject string, which ...slog.Attr) {
+	s.metrics.Revocation()
+	observe.Audit(ctx, s.log, observe.EventTokenRevoked,
+		append([]slog.Attr{slog.String("client_id", clientID), slog.String("subject", subject)}, which...)...)
 }
 
 func (s *Server) finishRevoke(w http.ResponseWriter, r *http.Request, err error) {

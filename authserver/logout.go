@@ -3,10 +3,12 @@ package authserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/templates"
 )
@@ -103,7 +105,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusOK, templates.LogoutConfirm{
 			ClientName: clientNameOf(req.client),
 			CSRFToken:  s.csrfToken(w, r),
-			Action:     pathLogout,
+			Action:     s.path(pathLogout),
 			Hidden:     fieldsOf(req.params, logoutParams),
 		})
 		return
@@ -112,6 +114,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			s.authorizeError(w, r, nil, err)
 			return
 		}
+		clientID := ""
+		if req.client != nil {
+			clientID = req.client.ID
+			observe.SetClientID(r.Context(), clientID)
+		}
+		observe.Audit(r.Context(), s.log, observe.EventLogout, slog.String("subject", sess.UserID), slog.String("client_id", clientID))
 		http.SetCookie(w, s.cookie(sessionCookie, "", -1))
 	}
 	s.finishLogout(w, r, req)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -63,8 +64,9 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 		err = s.retryWithinGrace(ctx, old.TokenHash, next, now)
 	}
 	if errors.Is(err, storage.ErrAlreadyUsed) {
-		s.log.WarnContext(ctx, "refresh token reused; revoking its family",
-			slog.String("client_id", c.ID), slog.String("family", old.FamilyID))
+		s.metrics.RefreshReuseDetected()
+		observe.Audit(ctx, s.log, observe.EventRefreshReuseDetected, slog.String("client_id", c.ID),
+			slog.String("subject", old.UserID), slog.String("family", old.FamilyID))
 		if err := s.store.RevokeFamily(ctx, old.FamilyID, now); err != nil {
 			return nil, err
 		}

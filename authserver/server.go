@@ -8,15 +8,20 @@ package authserver
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"path"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4/manage"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/keys"
@@ -50,6 +55,14 @@ type Config struct {
 	DefaultAudience []string
 	// CSRFKey signs CSRF tokens; every replica must share it.
 	CSRFKey []byte
+	// ReadyTimeout bounds the store ping of /readyz (default 2s).
+	ReadyTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
+	// Forwarded and X-Request-Id headers are believed; empty means none.
+	TrustedProxies []netip.Prefix
+	// Metrics counts what the server does; nil means a fresh set, so
+	// tests need not make one.
+	Metrics *observe.Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -65,6 +78,13 @@ type Server struct {
 	engine *manage.Manager
 	minter *minter
 	mux    *http.ServeMux
+	// handler is mux inside the observe middleware (request id, client IP,
+	// access log, request metrics).
+	handler http.Handler
+	metrics *observe.Metrics
+	// base is the issuer's path: "" for https://example.com, "/auth" for
+	// https://example.com/auth. Every route, page link and cookie lives under it.
+	base string
 	// secureCookies is set when the issuer is https.
 	secureCookies bool
 	discovery     []byte
@@ -100,11 +120,23 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || iss.Host == "" {
 		return nil, errors.New("authserver: Issuer must be an absolute URL")
 	}
+	if !issuerPath.MatchString(iss.Path) || iss.RawPath != "" || (iss.Path != "" && path.Clean(iss.Path) != iss.Path) {
+		return nil, fmt.Errorf("authserver: the issuer's path %q must be slash-separated segments of letters, digits and - . _ ~, with no empty, . or .. segment and no trailing slash", iss.Path)
+	}
+	pages, err := cfg.Pages.WithBasePath(iss.Path)
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.CSRFKey) < 32 {
 		return nil, errors.New("authserver: CSRFKey must have at least 32 bytes")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	// Every line logged with a request's context carries its request id.
+	cfg.Logger = observe.WithRequestContext(cfg.Logger)
+	if cfg.Metrics == nil {
+		cfg.Metrics = observe.NewMetrics()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -120,8 +152,10 @@ func New(cfg Config) (*Server, error) {
 		cfg:           cfg,
 		store:         cfg.Store,
 		keys:          cfg.Keys,
-		pages:         cfg.Pages,
+		pages:         pages,
+		base:          iss.Path,
 		log:           cfg.Logger,
+		metrics:       cfg.Metrics,
 		now:           cfg.Now,
 		secureCookies: iss.Scheme == "https",
 		dummyHash:     dummy,
@@ -142,33 +176,61 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
+	mw := &observe.Middleware{TrustedProxies: cfg.TrustedProxies, Logger: s.log, Metrics: s.metrics}
+	s.handler = mw.Wrap(s.mux)
 	return s, nil
 }
 
+// routes registers every endpoint under the issuer's path (s.path), so an
+// issuer https://example.com/auth answers at /auth/authorize and not at
+// /authorize: a reverse proxy forwards /auth/ unchanged.
 func (s *Server) routes() {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+pathDiscovery, s.handleDiscovery)
-	mux.HandleFunc("GET "+pathASMeta, s.handleDiscovery)
-	mux.HandleFunc("GET "+pathJWKS, s.handleJWKS)
-	mux.HandleFunc("GET "+pathAuthorize, s.handleAuthorize)
-	mux.HandleFunc("POST "+pathAuthorize, s.handlePostAuthorize)
-	mux.HandleFunc("POST "+pathLogin, s.handleLogin)
-	mux.HandleFunc("POST "+pathToken, s.handleToken)
-	mux.HandleFunc("GET "+pathUserinfo, s.handleUserinfo)
-	mux.HandleFunc("POST "+pathUserinfo, s.handleUserinfo)
-	mux.HandleFunc("POST "+pathRevoke, s.handleRevoke)
-	mux.HandleFunc("POST "+pathIntrospect, s.handleIntrospect)
-	mux.HandleFunc("GET "+pathLogout, s.handleLogout)
-	mux.HandleFunc("POST "+pathLogout, s.handleLogout)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.Handle("GET /static/", s.pages.AssetHandler())
+	mux.HandleFunc("GET "+s.path(pathDiscovery), s.handleDiscovery)
+	mux.HandleFunc("GET "+s.path(pathASMeta), s.handleDiscovery)
+	if s.base != "" {
+		// RFC 8414 §3.1 puts the metadata of an issuer with a path at the
+		// well-known path followed by the issuer's path; many clients append
+		// it to the issuer instead (as OIDC Discovery does), so serve both.
+		mux.HandleFunc("GET "+pathASMeta+s.base, s.handleDiscovery)
+	}
+	mux.HandleFunc("GET "+s.path(pathJWKS), s.handleJWKS)
+	mux.HandleFunc("GET "+s.path(pathAuthorize), s.handleAuthorize)
+	mux.HandleFunc("POST "+s.path(pathAuthorize), s.handlePostAuthorize)
+	mux.HandleFunc("POST "+s.path(pathLogin), s.handleLogin)
+	mux.HandleFunc("POST "+s.path(pathToken), s.handleToken)
+	mux.HandleFunc("GET "+s.path(pathUserinfo), s.handleUserinfo)
+	mux.HandleFunc("POST "+s.path(pathUserinfo), s.handleUserinfo)
+	mux.HandleFunc("POST "+s.path(pathRevoke), s.handleRevoke)
+	mux.HandleFunc("POST "+s.path(pathIntrospect), s.handleIntrospect)
+	mux.HandleFunc("GET "+s.path(pathLogout), s.handleLogout)
+	mux.HandleFunc("POST "+s.path(pathLogout), s.handleLogout)
+	// Probes answer at the root, where a load balancer or orchestrator asks
+	// the listener directly, and under the issuer's path, which is all that a
+	// reverse proxy forwarding only that path exposes.
+	healthz := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	if s.base != "" {
+		mux.HandleFunc("GET "+s.path("/healthz"), healthz)
+		mux.HandleFunc("GET "+s.path("/readyz"), s.handleReady)
+	}
+	mux.Handle("GET "+s.path(templates.StaticPrefix), s.pages.AssetHandler())
 	s.mux = mux
 }
 
 // ServeHTTP serves every endpoint of the provider.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 // url returns the absolute URL of an endpoint path.
 func (s *Server) url(path string) string { return strings.TrimSuffix(s.cfg.Issuer, "/") + path }
+
+// path returns the request path of an endpoint path: the issuer's path, then
+// p. Redirects and page links within the provider use it.
+func (s *Server) path(p string) string { return s.base + p }
+
+// issuerPath is what an issuer's path may be: empty, or segments of URL-safe
+// characters that need no escaping and mean nothing to a ServeMux pattern.
+var issuerPath = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)

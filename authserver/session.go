@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,7 +9,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -62,11 +65,14 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 	return nil
 }
 
+// cookie scopes every cookie to the issuer's path, so a provider at
+// https://example.com/auth never sends its session to the rest of the host
+// (and two issuers on one host keep separate sessions).
 func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
-		Path:     "/",
+		Path:     cmp.Or(s.base, "/"),
 		MaxAge:   maxAge,
 		HttpOnly: true,
 		Secure:   s.secureCookies,
@@ -106,27 +112,58 @@ func (s *Server) validCSRF(r *http.Request) bool {
 	return hmac.Equal([]byte(r.PostForm.Get(csrfField)), []byte(s.csrfMAC(ck.Value)))
 }
 
-// checkPassword verifies a user's password. An unknown user costs the same
-// hash as a known one, so the answer time does not tell whether a username
-// exists.
-func (s *Server) checkPassword(ctx context.Context, username, pw string) (storage.User, bool, error) {
+// Why a password sign-in failed, for the audit log only: the user and the
+// client are told the same thing in every case, so that the answer does not
+// reveal whether a username exists.
+const (
+	loginUnknownUser   = "unknown_user"
+	loginWrongPassword = "wrong_password"
+	loginUnreadable    = "unreadable_password_hash"
+)
+
+// checkPassword verifies a user's password. It returns the user and "", or
+// why the sign-in failed (one of the login* reasons). An unknown user costs
+// the same hash as a known one, so the answer time does not tell whether a
+// username exists.
+func (s *Server) checkPassword(ctx context.Context, username, pw string) (storage.User, string, error) {
 	u, err := s.store.GetUserByUsername(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
 		_, _ = s.verifyPassword(ctx, s.dummyHash, pw)
-		return storage.User{}, false, nil
+		return storage.User{}, loginUnknownUser, nil
 	}
 	if err != nil {
-		return storage.User{}, false, err
+		return storage.User{}, "", err
 	}
 	ok, err := s.verifyPassword(ctx, u.PasswordHash, pw)
 	if ctx.Err() != nil {
-		return storage.User{}, false, ctx.Err()
+		return storage.User{}, "", ctx.Err()
 	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "stored password hash is unreadable", slog.String("user_id", u.ID), slog.Any("err", err))
-		return storage.User{}, false, nil
+		return storage.User{}, loginUnreadable, nil
 	}
-	return u, ok, nil
+	if !ok {
+		return storage.User{}, loginWrongPassword, nil
+	}
+	return u, "", nil
+}
+
+// auditLogin records the outcome of a password sign-in (via is login_form
+// or password_grant): the login.succeeded or login.failed event and the
+// logins metric. The username is logged as typed, bounded, because an
+// operator investigating an attack needs it; failure is "" on success.
+func (s *Server) auditLogin(ctx context.Context, via, username, clientID, userID, failure string) {
+	if len(username) > 256 {
+		username = strings.ToValidUTF8(username[:256], "")
+	}
+	attrs := []slog.Attr{slog.String("via", via), slog.String("username", username), slog.String("client_id", clientID)}
+	if failure != "" {
+		s.metrics.Login(observe.OutcomeFailed)
+		observe.Audit(ctx, s.log, observe.EventLoginFailed, append(attrs, slog.String("reason", failure))...)
+		return
+	}
+	s.metrics.Login(observe.OutcomeSucceeded)
+	observe.Audit(ctx, s.log, observe.EventLoginSucceeded, append(attrs, slog.String("subject", userID))...)
 }
 
 // verifyPassword runs one memory-hard hash when a slot is free. Each argon2id

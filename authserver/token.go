@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -34,6 +36,8 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// subject is the tokens' sub, for the audit log.
+	subject string
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +71,14 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 	if !slices.Contains(client.GrantTypes, gt) {
 		return nil, errUnauthorizedClient("client %s is not allowed the %s grant", client.ID, gt)
 	}
-	return handle(s, ctx, r, client, secret)
+	resp, err := handle(s, ctx, r, client, secret)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.TokenIssued(gt)
+	observe.Audit(ctx, s.log, observe.EventTokenIssued, slog.String("grant_type", gt), slog.String("client_id", client.ID),
+		slog.String("subject", resp.subject), slog.String("scope", resp.Scope), slog.Bool("refresh_token", resp.RefreshToken != ""))
+	return resp, nil
 }
 
 // parseTokenForm reads the body of a request to the token, revocation or
@@ -128,11 +139,12 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 	if err != nil {
 		return nil, err
 	}
-	user, ok, err := s.checkPassword(ctx, username, pw)
+	user, failure, err := s.checkPassword(ctx, username, pw)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	s.auditLogin(ctx, "password_grant", username, c.ID, user.ID, failure)
+	if failure != "" {
 		return nil, errInvalidGrant("the username or password is wrong")
 	}
 	g := &grant{client: c, userID: user.ID, authTime: s.now(), familyID: randomID(),
@@ -172,6 +184,7 @@ func (s *Server) respond(ctx context.Context, g *grant, f tokenFields, user *sto
 		ExpiresIn:    int64(f.expiresIn.Seconds()),
 		RefreshToken: f.refresh,
 		Scope:        f.scope,
+		subject:      subjectOf(g.client, f.userID),
 	}
 	if !hasScope(f.scope, "openid") || f.userID == "" {
 		return resp, nil

@@ -31,7 +31,7 @@ type Config struct {
 	// Issuer is the OIDC issuer identifier (OIDC Core §2, RFC 8414 §2). Default:
 	// "http://" + Listen when Listen is a loopback address, so moving the port with
 	// AUTHSERVER_LISTEN alone keeps discovery consistent; otherwise
-	// http://127.0.0.1:<port>.
+	// http://127.0.0.1:<port>. https instead of http when TLS is set.
 	Issuer    string    `yaml:"issuer"`
 	Listen    string    `yaml:"listen"` // default 127.0.0.1:9096
 	Storage   Storage   `yaml:"storage"`
@@ -51,9 +51,11 @@ type Config struct {
 	// Observability configures the metrics listener.
 	Observability Observability `yaml:"observability"`
 	// Log configures the process log (access log, audit events, errors).
-	Log     Log      `yaml:"log"`
-	Clients []Client `yaml:"clients"`
-	Users   []User   `yaml:"users"`
+	Log Log `yaml:"log"`
+	// Security configures brute-force throttling.
+	Security Security `yaml:"security"`
+	Clients  []Client `yaml:"clients"`
+	Users    []User   `yaml:"users"`
 }
 
 // TLS names the certificate and key files (PEM). Both or neither must be set.
@@ -78,6 +80,37 @@ type Observability struct {
 	// kept off the public listener. Default 127.0.0.1:9097; "off" disables it.
 	MetricsListen string `yaml:"metrics_listen"`
 }
+
+// Security groups the defences that have settings.
+type Security struct {
+	Throttle Throttle `yaml:"throttle"`
+}
+
+// Throttle is the brute-force back-off: after the free failures of a key
+// (a username, a client IP, a client id) each further failure blocks that
+// key for base_delay, doubling up to max_delay; a key quiet for reset_after
+// starts again. The counters are in the database, so replicas share them.
+type Throttle struct {
+	// Enabled defaults to true; false turns every counter off.
+	Enabled *bool `yaml:"enabled,omitempty"`
+	// FreeFailures per username (default 5).
+	FreeFailures int `yaml:"free_failures"`
+	// IPFreeFailures per client IP (default 20: several users may share an
+	// address behind NAT).
+	IPFreeFailures int `yaml:"ip_free_failures"`
+	// ClientFreeFailures per client id on the token, revocation and
+	// introspection endpoints (default 5).
+	ClientFreeFailures int      `yaml:"client_free_failures"`
+	BaseDelay          Duration `yaml:"base_delay"`  // default 1s
+	MaxDelay           Duration `yaml:"max_delay"`   // default 15m
+	ResetAfter         Duration `yaml:"reset_after"` // default 1h
+	// IPHashSlots is how many password hashes one client IP may have
+	// running at once on a replica (default 2).
+	IPHashSlots int `yaml:"ip_hash_slots"`
+}
+
+// On reports whether throttling is enabled.
+func (t Throttle) On() bool { return t.Enabled == nil || *t.Enabled }
 
 // Log configures the process log.
 type Log struct {
@@ -146,7 +179,8 @@ type Tokens struct {
 	// one app do not log the user out. Default 0 (strict); at most 1m.
 	RefreshReuseGrace Duration `yaml:"refresh_reuse_grace"`
 	// DefaultAudience is the aud of access tokens for clients without their own
-	// audience. Default [http://127.0.0.1:9095], the sample API.
+	// audience. No default: without it every client must name its audience
+	// (the demo file sets the sample API, http://127.0.0.1:9095).
 	DefaultAudience []string `yaml:"default_audience"`
 }
 
@@ -289,7 +323,8 @@ func Path(flagValue string, getenv func(string) string) string {
 // replaces a value, so the outcome is the same, except that derived defaults
 // (the issuer from listen, the sqlite DSN for the driver) follow the override.
 //
-// Problems in the file or its values are returned as a *ValidationError.
+// Problems in the file and in its values are returned together, in one
+// *ValidationError, so one run of `authserver check-config` shows them all.
 func Load(path string, getenv func(string) string) (Config, error) {
 	data := exampleYAML
 	if path != "" {
@@ -299,16 +334,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 		data = b
 	}
-	c, err := Parse(data)
-	if err != nil {
-		return Config{}, err
-	}
-	c.ApplyEnv(getenv)
-	c.ApplyDefaults()
-	if err := c.Validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return load(data, getenv)
 }
 
 // ApplyEnv replaces fields with the non-empty AUTHSERVER_* variables that
@@ -341,6 +367,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Issuer == "" {
 		c.Issuer = issuerFor(c.Listen)
+		if c.TLS.CertFile != "" { // the listener speaks only https
+			c.Issuer = "https" + strings.TrimPrefix(c.Issuer, "http")
+		}
 	}
 	if c.Storage.Driver == "" {
 		c.Storage.Driver = DefaultDriver
@@ -360,6 +389,22 @@ func (c *Config) ApplyDefaults() {
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
+	th := &c.Security.Throttle
+	if th.Enabled == nil {
+		on := true
+		th.Enabled = &on
+	}
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{{&th.FreeFailures, 5}, {&th.IPFreeFailures, 20}, {&th.ClientFreeFailures, 5}, {&th.IPHashSlots, 2}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	setDuration(&th.BaseDelay, time.Second)
+	setDuration(&th.MaxDelay, 15*time.Minute)
+	setDuration(&th.ResetAfter, time.Hour)
 
 	if len(c.Signing.Algorithms) == 0 {
 		c.Signing.Algorithms = []string{"ES256", "RS256"}
@@ -381,10 +426,8 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&t.AuthCodeTTL, 60*time.Second)
 	setDuration(&t.RefreshTokenTTL, 720*time.Hour)
 	setDuration(&t.RefreshIdleTTL, 168*time.Hour)
-	// RefreshReuseGrace: zero is the default.
-	if len(t.DefaultAudience) == 0 {
-		t.DefaultAudience = []string{"http://127.0.0.1:9095"}
-	}
+	// RefreshReuseGrace: zero is the default. DefaultAudience has none: the
+	// demo's sample API must not become the audience of a real deployment.
 	setDuration(&c.Sessions.TTL, 12*time.Hour)
 	setDuration(&c.Housekeeping.Interval, 10*time.Minute)
 	if c.Housekeeping.BatchSize == 0 {

@@ -96,7 +96,9 @@ func TestExampleMatchesDefaults(t *testing.T) {
 	var zero config.Config
 	zero.ApplyDefaults()
 	c.ApplyDefaults()
-	c.Clients, c.Users = nil, nil
+	// The demo's clients, users and audience (the sample API) are the demo's
+	// own, not defaults: a real configuration gets none of them.
+	c.Clients, c.Users, c.Tokens.DefaultAudience = nil, nil, nil
 	if !reflect.DeepEqual(c, zero) {
 		t.Errorf("example without clients and users = %+v\nwant the defaults %+v", c, zero)
 	}
@@ -116,6 +118,9 @@ func TestSchemaKeys(t *testing.T) {
 		"housekeeping.interval", "housekeeping.batch_size", "ui.templates_dir",
 		"tls.cert_file", "tls.key_file", "server.trusted_proxies", "observability.metrics_listen",
 		"log.format", "log.level",
+		"security.throttle.enabled", "security.throttle.free_failures", "security.throttle.ip_free_failures",
+		"security.throttle.client_free_failures", "security.throttle.base_delay", "security.throttle.max_delay",
+		"security.throttle.reset_after", "security.throttle.ip_hash_slots",
 		"clients[].id", "clients[].name", "clients[].secret", "clients[].secret_hash", "clients[].redirect_uris",
 		"clients[].post_logout_redirect_uris", "clients[].grant_types", "clients[].scopes", "clients[].audience",
 		"clients[].skip_consent", "clients[].allow_introspection", "clients[].id_token_signed_response_alg",
@@ -220,7 +225,8 @@ func TestValidateReportsField(t *testing.T) {
 		{"negative session ttl", func(c *config.Config) { c.Sessions.TTL = config.Duration(-time.Hour) }, "sessions.ttl", "positive"},
 		{"negative refresh reuse grace", func(c *config.Config) { c.Tokens.RefreshReuseGrace = config.Duration(-time.Second) }, "tokens.refresh_reuse_grace", "between"},
 		{"refresh reuse grace above 1m", func(c *config.Config) { c.Tokens.RefreshReuseGrace = config.Duration(61 * time.Second) }, "tokens.refresh_reuse_grace", "between"},
-		{"empty default audience", func(c *config.Config) { c.Tokens.DefaultAudience = nil }, "tokens.default_audience", "empty"},
+		{"no audience anywhere", func(c *config.Config) { c.Tokens.DefaultAudience = nil }, "clients[0].audience", "tokens.default_audience"},
+		{"empty default audience entry", func(c *config.Config) { c.Tokens.DefaultAudience = []string{" "} }, "tokens.default_audience[0]", "empty"},
 		{"zero argon2 memory", func(c *config.Config) { c.Passwords.MemoryKiB = 0 }, "passwords.memory_kib", "positive"},
 		{"argon2 memory below 8 KiB per lane", func(c *config.Config) {
 			c.Passwords.MemoryKiB = 16
@@ -281,6 +287,10 @@ func TestValidateAccepts(t *testing.T) {
 		{"refresh reuse grace of one minute", func(c *config.Config) { c.Tokens.RefreshReuseGrace = config.Duration(time.Minute) }},
 		{"auth code ttl of ten minutes", func(c *config.Config) { c.Tokens.AuthCodeTTL = config.Duration(10 * time.Minute) }},
 		{"no clients and no users", func(c *config.Config) { c.Clients, c.Users = nil, nil }},
+		{"no default audience when every client names its own", func(c *config.Config) {
+			c.Tokens.DefaultAudience = nil
+			c.Clients[0].Audience = []string{"https://api.example.com"}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,6 +311,7 @@ clients:
   - id: app
     redirect_uris: [https://app.example.com/cb#frag]
     grant_types: [implicit]
+    audience: [https://api.example.com]
 `)
 	_, err := config.Load(path, nil)
 	ps := problemsOf(t, err)
@@ -318,7 +329,7 @@ clients:
 	}
 }
 
-func TestLoadDecodeErrors(t *testing.T) {
+func TestParseDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		yaml string
@@ -327,7 +338,7 @@ func TestLoadDecodeErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "listen: 127.0.0.1:9096\ncolour: red\n",
-			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, clients, users)`},
+			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, clients, users)`},
 		},
 		{
 			name: "unknown key in storage",
@@ -346,24 +357,24 @@ func TestLoadDecodeErrors(t *testing.T) {
 			name: "unknown key through a merge key",
 			yaml: "base: &b\n  - id: a\nclients:\n  - <<: {id: a, colour: red}\n",
 			want: []string{
-				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, clients, users)`,
+				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, clients, users)`,
 				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
 			},
 		},
 		{
 			name: "wrong type names the field",
 			yaml: "passwords:\n  memory_kib: lots\n",
-			want: []string{"config line 2: passwords.memory_kib: cannot unmarshal !!str `lots` into uint32"},
+			want: []string{`config line 2: passwords.memory_kib must be a whole number from 0 to 4294967295, not "lots"`},
 		},
 		{
 			name: "bad duration names the field",
 			yaml: "tokens:\n  access_token_ttl: 15 minutes\n",
-			want: []string{`config line 2: tokens.access_token_ttl: invalid duration "15 minutes": use a number with a unit such as "60s", "15m" or "720h", or whole seconds`},
+			want: []string{`config line 2: tokens.access_token_ttl must be a duration such as 15m, 60s or 720h (or whole seconds), not "15 minutes"`},
 		},
 		{
 			name: "duplicate key",
 			yaml: "listen: a:1\nlisten: b:2\n",
-			want: []string{`config line 2: mapping key "listen" already defined at line 1`},
+			want: []string{`config line 2: key "listen" is given twice at the top level (first on line 1)`},
 		},
 		{
 			name: "syntax error",
@@ -378,12 +389,12 @@ func TestLoadDecodeErrors(t *testing.T) {
 		{
 			name: "top level is not a mapping",
 			yaml: "- listen\n",
-			want: []string{"config line 1: cannot unmarshal !!seq into config.Config"},
+			want: []string{"config line 1: the file must be a mapping of keys (issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, clients, users), not a list"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Load(writeFile(t, tt.yaml), nil)
+			_, err := config.Parse([]byte(tt.yaml))
 			ps := problemsOf(t, err)
 			var got []string
 			for _, p := range ps {
@@ -717,4 +728,112 @@ func FuzzLoadYAML(f *testing.F) {
 		}
 		_ = c.KEKFile()
 	})
+}
+
+// Decoding and validation problems come out of one Load, so an operator fixes
+// a file in one round; a value that could not be decoded is reported once, not
+// again as the default that took its place.
+func TestLoadReportsDecodeAndValidationProblemsInOnePass(t *testing.T) {
+	path := writeFile(t, `issuer: http://auth.example.com
+colour: blue
+signing:
+  rsa_bits: big
+tokens:
+  access_token_ttl: soon
+clients:
+  - id: app
+    id: again
+    redirect_uris: [https://app.example.com/cb#frag]
+  - id: web
+    redirect_uris: https://web.example.com/cb#frag
+    audience: https://api.example.com
+`)
+	_, err := config.Load(path, nil)
+	ps := problemsOf(t, err)
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, clients, users)`,
+		`config line 4: signing.rsa_bits must be a whole number, not "big"`,
+		`config line 6: tokens.access_token_ttl must be a duration such as 15m, 60s or 720h (or whole seconds), not "soon"`,
+		`config line 9: key "id" is given twice in clients[0] (first on line 8)`,
+		`issuer: "http://auth.example.com" uses http on host "auth.example.com": http is allowed only for loopback hosts (127.0.0.1, localhost, ::1); use https`,
+		// clients[0] keeps its first id, so its other problems still show,
+		// and clients[1] keeps its place in the list.
+		`clients[0].redirect_uris[0]: "https://app.example.com/cb#frag" has a fragment, which RFC 6749 §3.1.2 forbids`,
+		`clients[0].audience: is not set and tokens.default_audience is empty: set clients[0].audience or tokens.default_audience to the API identifier(s) its access tokens are for`,
+		`clients[1].redirect_uris[0]: "https://web.example.com/cb#frag" has a fragment, which RFC 6749 §3.1.2 forbids`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n got %q\nwant %q", got, want)
+	}
+}
+
+// Type errors say in words what the key holds; no Go type name or YAML tag
+// reaches the operator.
+func TestTypeErrorsSayWhatWasExpected(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"clients as a string", "clients: demo-web\n", `config line 1: clients must be a list, not "demo-web"`},
+		{"clients as a mapping", "clients:\n  id: demo-web\n", "config line 2: clients must be a list, not a mapping"},
+		{"listen as a list", "listen: [a, b]\n", "config line 1: listen must be a string, not a list"},
+		{"duration", "tokens:\n  access_token_ttl: 15 minutes\n", `config line 2: tokens.access_token_ttl must be a duration such as 15m, 60s or 720h (or whole seconds), not "15 minutes"`},
+		{"duration as a list", "tokens: {id_token_ttl: [1]}\n", "config line 1: tokens.id_token_ttl must be a duration such as 15m, 60s or 720h (or whole seconds), not a list"},
+		{"whole number", "signing:\n  rsa_bits: big\n", `config line 2: signing.rsa_bits must be a whole number, not "big"`},
+		{"whole number with a range", "passwords: {parallelism: 300}\n", `config line 1: passwords.parallelism must be a whole number from 0 to 255, not "300"`},
+		{"boolean", "clients:\n  - id: a\n    skip_consent: maybe\n", `config line 3: clients[0].skip_consent must be true or false, not "maybe"`},
+		{"section as a string", "storage: sqlite\n", `config line 1: storage must be a mapping of keys (driver, dsn, sqlite_synchronous), not "sqlite"`},
+		{"list of strings as a mapping", "signing:\n  algorithms: {ES256: yes}\n", "config line 2: signing.algorithms must be a list, not a mapping"},
+		{"list item as a list", "clients:\n  - id: a\n    redirect_uris: [[http://127.0.0.1/cb]]\n", "config line 3: clients[0].redirect_uris[0] must be a string, not a list"},
+		{"list item as a string", "users: [alice]\n", `config line 1: users[0] must be a mapping of keys (username, password, password_hash, email, email_verified, name), not "alice"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(writeFile(t, tt.yaml), nil)
+			ps := problemsOf(t, err)
+			if ps[0].String() != tt.want {
+				t.Errorf("first problem:\n got %q\nwant %q", ps[0].String(), tt.want)
+			}
+			for _, p := range ps {
+				for _, goName := range []string{"config.", "!!", "[]", "uint", "int64", "unmarshal"} {
+					if strings.Contains(p.Message, goName) {
+						t.Errorf("problem %q speaks Go or YAML internals (%q)", p, goName)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A list key given one value reads as a one-element list, as operators write
+// it when there is only one.
+func TestListKeyAcceptsOneValue(t *testing.T) {
+	c, err := config.Load(writeFile(t, `signing:
+  algorithms: ES256
+  id_token_algorithm: ES256
+server:
+  trusted_proxies: 10.0.0.0/8
+tokens:
+  default_audience: https://api.example.com
+clients:
+  - id: web
+    name: &cb http://127.0.0.1:9094/callback
+    secret: web-secret
+    redirect_uris: *cb
+    grant_types: authorization_code
+    scopes:
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := [][]string{c.Signing.Algorithms, c.Server.TrustedProxies, c.Tokens.DefaultAudience, c.Clients[0].RedirectURIs, c.Clients[0].GrantTypes, c.Clients[0].Scopes}
+	want := [][]string{{"ES256"}, {"10.0.0.0/8"}, {"https://api.example.com"}, {"http://127.0.0.1:9094/callback"}, {"authorization_code"}, {"openid", "profile", "email"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("lists = %q, want %q", got, want)
+	}
+	// The anchored value stays a plain string where a string is expected.
+	if c.Clients[0].Name != "http://127.0.0.1:9094/callback" {
+		t.Errorf("name = %q", c.Clients[0].Name)
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -83,6 +84,9 @@ func (c Config) validateOperations(ps *problems) {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		ps.add("tls", "cert_file and key_file must be set together (both PEM files), or neither")
 	}
+	if c.TLS.CertFile != "" && strings.HasPrefix(c.Issuer, "http://") {
+		ps.add("issuer", "%q is http, but tls.cert_file is set and the server then speaks only https: use https://%s", c.Issuer, strings.TrimPrefix(c.Issuer, "http://"))
+	}
 	for i, p := range c.Server.TrustedProxies {
 		if _, err := ParseTrustedProxy(p); err != nil {
 			ps.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR range or IP address (for example 10.0.0.0/8 or 127.0.0.1)", p)
@@ -98,6 +102,18 @@ func (c Config) validateOperations(ps *problems) {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		ps.add("log.level", "unknown level %q (allowed: debug, info, warn, error)", c.Log.Level)
+	}
+	th := c.Security.Throttle
+	for _, n := range []struct {
+		field string
+		v     int
+	}{{"free_failures", th.FreeFailures}, {"ip_free_failures", th.IPFreeFailures}, {"client_free_failures", th.ClientFreeFailures}, {"ip_hash_slots", th.IPHashSlots}} {
+		if n.v < 0 {
+			ps.add("security.throttle."+n.field, "must not be negative (got %d)", n.v)
+		}
+	}
+	if th.BaseDelay < 0 || th.MaxDelay < th.BaseDelay {
+		ps.add("security.throttle.max_delay", "must be at least base_delay (%s), and neither negative", th.BaseDelay)
 	}
 	if c.Storage.Driver == "sqlite" && !slices.Contains([]string{"full", "normal"}, c.Storage.SQLiteSynchronous) {
 		ps.add("storage.sqlite_synchronous", "unknown level %q (allowed: full, normal)", c.Storage.SQLiteSynchronous)
@@ -228,9 +244,6 @@ func (c Config) validateLifetimes(ps *problems) {
 	if c.Housekeeping.BatchSize <= 0 {
 		ps.add("housekeeping.batch_size", "must be positive, got %d", c.Housekeeping.BatchSize)
 	}
-	if len(c.Tokens.DefaultAudience) == 0 {
-		ps.add("tokens.default_audience", "is empty")
-	}
 	for i, a := range c.Tokens.DefaultAudience {
 		if strings.TrimSpace(a) == "" {
 			ps.add(fmt.Sprintf("tokens.default_audience[%d]", i), "is empty")
@@ -307,6 +320,12 @@ func (c Config) validateClient(ps *problems, i int, cl Client) {
 		if strings.TrimSpace(a) == "" {
 			ps.add(fmt.Sprintf("%s[%d]", at("audience"), j), "is empty")
 		}
+	}
+	if len(cl.Audience) == 0 && len(c.Tokens.DefaultAudience) == 0 {
+		// Every client gets access tokens, and a token without an audience
+		// would be accepted by any API that trusts this issuer.
+		ps.add(at("audience"), "is not set and tokens.default_audience is empty: set %s or tokens.default_audience to the API identifier(s) its access tokens are for",
+			at("audience"))
 	}
 	if alg := cl.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(c.Signing.Algorithms, alg) {
 		ps.add(at("id_token_signed_response_alg"), "%q is not one of signing.algorithms [%s]", alg, strings.Join(c.Signing.Algorithms, ", "))
@@ -385,3 +404,45 @@ func validateUsers(ps *problems, users []User) {
 		}
 	}
 }
+
+// load decodes data, applies the overrides and defaults and validates the
+// result, reporting decoding and validation problems in one list. A value
+// that could not be decoded is left out of validation, so it is reported
+// once, as what it is, rather than again as the default that replaced it.
+func load(data []byte, getenv func(string) string) (Config, error) {
+	d := decode(data)
+	if !d.usable {
+		return Config{}, &ValidationError{Problems: d.problems}
+	}
+	c := d.config
+	c.ApplyEnv(getenv)
+	c.ApplyDefaults()
+	ps := d.problems
+	var ve *ValidationError
+	if errors.As(c.Validate(), &ve) {
+		for _, p := range ve.Problems {
+			if !under(p.Field, d.broken) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	if len(ps) > 0 {
+		return Config{}, &ValidationError{Problems: ps}
+	}
+	return c, nil
+}
+
+// under reports whether field is one of paths or inside one ("" is the
+// whole file).
+func under(field string, paths []string) bool {
+	for _, p := range paths {
+		if p == "" || field == p || strings.HasPrefix(field, p+".") || strings.HasPrefix(field, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// IsLoopbackHost reports whether host (without a port) is localhost or a
+// loopback address, where plain http and the embedded demo are allowed.
+func IsLoopbackHost(host string) bool { return isLoopback(host) }

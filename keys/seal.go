@@ -27,8 +27,9 @@ const KEKEnv = "AUTHSERVER_KEY_ENCRYPTION_KEY"
 
 // ErrWrongKEK is returned by Open when the sealed key does not authenticate
 // under the given key-encryption key: the KEK is not the one it was sealed
-// with, or the sealed bytes were altered.
-var ErrWrongKEK = errors.New("keys: sealed key does not open with this key-encryption key (wrong " + KEKEnv + "?) or was altered")
+// with, or the sealed bytes were altered. It does not guess where the KEK came
+// from (variable or file): the caller knows, and says so.
+var ErrWrongKEK = errors.New("keys: sealed key does not open with this key-encryption key (not the one it was sealed with) or was altered")
 
 const gcmNonceSize = 12
 
@@ -102,33 +103,50 @@ func Open(kek, sealed []byte) (crypto.Signer, error) {
 // ParseKEK decodes a key-encryption key given in standard base64 (as in the
 // AUTHSERVER_KEY_ENCRYPTION_KEY variable; surrounding white space is
 // ignored). It must decode to exactly 32 bytes. Errors never echo the value.
-func ParseKEK(s string) ([]byte, error) {
+func ParseKEK(s string) ([]byte, error) { return parseKEK(s, KEKEnv) }
+
+// parseKEK is ParseKEK with the errors naming source, the variable or file
+// the value came from.
+func parseKEK(s, source string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, fmt.Errorf("keys: %s is empty; set it to 32 random bytes in standard base64 (e.g. `openssl rand -base64 32`)", KEKEnv)
+		return nil, fmt.Errorf("keys: %s is empty; set it to 32 random bytes in standard base64 (e.g. `openssl rand -base64 32`)", source)
 	}
 	kek, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %s is not standard base64; set it to 32 random bytes in standard base64 (e.g. `openssl rand -base64 32`)", KEKEnv)
+		return nil, fmt.Errorf("keys: %s is not standard base64; set it to 32 random bytes in standard base64 (e.g. `openssl rand -base64 32`)", source)
 	}
 	if len(kek) != KEKSize {
 		n := len(kek)
 		clear(kek)
-		return nil, fmt.Errorf("keys: %s must decode to exactly %d bytes, got %d (e.g. `openssl rand -base64 32`)", KEKEnv, KEKSize, n)
+		return nil, fmt.Errorf("keys: %s must decode to exactly %d bytes, got %d (e.g. `openssl rand -base64 32`)", source, KEKSize, n)
 	}
 	return kek, nil
 }
 
-// LoadOrCreateKEKFile returns the key-encryption key kept in base64 in the
-// file at path, creating the file first if it does not exist: 32 random bytes,
-// file mode 0600, missing parent directories 0700. This is the default for an
-// embedded single-process server that was given no AUTHSERVER_KEY_ENCRYPTION_KEY.
-// Two processes racing to create the file end up with the same key.
+// LoadOrCreateKEKFile returns the key-encryption key kept in the file at
+// path, creating the file first if it does not exist (see CreateKEKFile).
+// Only a caller that knows no key was ever sealed with another KEK may use
+// it: a server whose store already holds sealed keys must use ReadKEKFile and
+// stop when the file is missing, since a new KEK would open none of them.
 func LoadOrCreateKEKFile(path string) ([]byte, error) {
-	kek, err := readKEKFile(path)
+	kek, err := ReadKEKFile(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return kek, err
 	}
+	return CreateKEKFile(path)
+}
+
+// ReadKEKFile returns the key-encryption key kept in base64 in the file at
+// path. A missing file is an error that matches fs.ErrNotExist.
+func ReadKEKFile(path string) ([]byte, error) { return readKEKFile(path) }
+
+// CreateKEKFile writes a new key-encryption key to the file at path: 32
+// random bytes in base64, file mode 0600 whatever the umask, missing parent
+// directories 0700. If the file exists already (another process created it
+// first) its key is returned instead, so two processes racing to create it
+// end up with the same key.
+func CreateKEKFile(path string) ([]byte, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("keys: create directory for key-encryption key: %w", err)
@@ -140,11 +158,7 @@ func LoadOrCreateKEKFile(path string) ([]byte, error) {
 	defer clear(raw)
 	content := []byte(base64.StdEncoding.EncodeToString(raw) + "\n")
 	defer clear(content)
-	if err := createExclusive(path, content); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			// Another process created it first: use its key.
-			return readKEKFile(path)
-		}
+	if err := createExclusive(path, content); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("keys: create key-encryption key file: %w", err)
 	}
 	return readKEKFile(path)
@@ -156,11 +170,7 @@ func readKEKFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer clear(b)
-	kek, err := ParseKEK(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("key-encryption key file %s: %w", path, err)
-	}
-	return kek, nil
+	return parseKEK(string(b), "key-encryption key file "+path)
 }
 
 // createExclusive writes content to path only if path does not exist, so that

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,9 +65,6 @@ func TestOpenWrongKEK(t *testing.T) {
 	}
 	if _, err := Open(testKEK(2), sealed); !errors.Is(err, ErrWrongKEK) {
 		t.Fatalf("wrong kek: got %v, want ErrWrongKEK", err)
-	}
-	if !strings.Contains(ErrWrongKEK.Error(), KEKEnv) {
-		t.Error("ErrWrongKEK does not name " + KEKEnv)
 	}
 	for i := range sealed {
 		bad := bytes.Clone(sealed)
@@ -180,6 +178,35 @@ func TestLoadOrCreateKEKFile(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(garbage); string(b) != "short" {
 		t.Error("garbage file was overwritten")
+	}
+}
+
+// ReadKEKFile never creates: a missing file is fs.ErrNotExist, so that the
+// caller can decide whether a new key is safe. Errors about a bad file name
+// the file, not the variable.
+func TestReadKEKFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kek")
+	if _, err := ReadKEKFile(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("ReadKEKFile created the file")
+	}
+	created, err := CreateKEKFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadKEKFile(path); err != nil || !bytes.Equal(got, created) {
+		t.Fatalf("read back %x, %v", got, err)
+	}
+	// Creating again keeps the first key.
+	if again, err := CreateKEKFile(path); err != nil || !bytes.Equal(again, created) {
+		t.Fatalf("second CreateKEKFile: %x, %v; want the existing key", again, err)
+	}
+	os.WriteFile(path, []byte("c2hvcnQ=\n"), 0o600)
+	_, err = ReadKEKFile(path)
+	if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), KEKEnv) {
+		t.Errorf("short key in a file: %v; want an error naming the file only", err)
 	}
 }
 

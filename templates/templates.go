@@ -66,7 +66,13 @@ type LogoutConfirm struct {
 // LoggedOut is the data of the page shown after logout.
 type LoggedOut struct{ ReturnURL string }
 
-// StaticPrefix is the path under which AssetHandler expects to be mounted.
+// Unavailable is the data of the page shown while the provider cannot reach
+// its database: the request was fine, and reloading in RetryAfterSeconds
+// should work.
+type Unavailable struct{ RetryAfterSeconds int }
+
+// StaticPrefix is the path, after the base path (see WithBasePath), under
+// which AssetHandler expects to be mounted.
 const StaticPrefix = "/static/"
 
 // pageFiles maps each data type to the file that renders it; the file names
@@ -77,18 +83,19 @@ var pageFiles = map[reflect.Type]string{
 	reflect.TypeFor[Error]():         "error.html",
 	reflect.TypeFor[LogoutConfirm](): "logout.html",
 	reflect.TypeFor[LoggedOut]():     "logged_out.html",
+	reflect.TypeFor[Unavailable]():   "unavailable.html",
 }
 
-// samples fill every field so that Load can execute each page once and report
-// an override that refers to a missing field at start-up, not at a user's login.
+// samples fill every field so that parse can execute each page once.
 var samples = map[string]any{
 	"login.html": Login{ClientName: "Example", Username: "alice", Error: "Wrong username or password.", SignedInAs: "bob",
 		CSRFToken: "csrf", Action: "/login", Hidden: []Field{{"k", "v"}}},
 	"consent.html": Consent{ClientName: "Example", Username: "alice", NotYouURL: "/logout", CSRFToken: "csrf",
 		Action: "/consent", Scopes: []Scope{{"openid", ScopeDescription("openid")}}, Hidden: []Field{{"k", "v"}}},
-	"error.html":      Error{Title: "Error", Message: "message", Hint: "hint"},
-	"logout.html":     LogoutConfirm{ClientName: "Example", CSRFToken: "csrf", Action: "/logout", Hidden: []Field{{"k", "v"}}},
-	"logged_out.html": LoggedOut{ReturnURL: "https://client.example/"},
+	"error.html":       Error{Title: "Error", Message: "message", Hint: "hint"},
+	"logout.html":      LogoutConfirm{ClientName: "Example", CSRFToken: "csrf", Action: "/logout", Hidden: []Field{{"k", "v"}}},
+	"logged_out.html":  LoggedOut{ReturnURL: "https://client.example/"},
+	"unavailable.html": Unavailable{RetryAfterSeconds: 3},
 }
 
 //go:embed pages/*.html static/style.css static/logo.svg
@@ -103,16 +110,28 @@ type asset struct {
 
 // Pages holds the parsed pages and their assets. It is safe for concurrent use.
 type Pages struct {
+	// base is the path every URL the pages link to starts with: "" for a
+	// provider at the root of its host, "/auth" for an issuer with a path.
+	base   string
 	pages  map[string]*template.Template
-	assets map[string]asset // keyed by hashed name
-	cssURL string
-	logo   string
+	assets map[string]asset // keyed by hashed name; never changed after Load
+	// cssName and logoName are the hashed asset names, without any prefix.
+	cssName, logoName string
+	// layout and sources (by page file name) are the template texts, kept so
+	// that WithBasePath can parse them again with its own asset URLs.
+	layout  string
+	sources map[string]source
 }
 
+// source is the text of one page and where it came from, for error messages.
+type source struct{ path, text string }
+
 // Load parses the embedded templates; a non-empty overrideDir replaces any page
-// (login.html, consent.html, error.html, logout.html, logged_out.html) and
-// logo.svg found there. A missing overrideDir is an error, since a typo in the
-// operator's configuration should not silently fall back to the defaults.
+// (login.html, consent.html, error.html, logout.html, logged_out.html,
+// unavailable.html) and logo.svg found there. A missing overrideDir is an
+// error, since a typo in the operator's configuration should not silently
+// fall back to the defaults. The pages link to the root of the host; see
+// WithBasePath for an issuer with a path.
 func Load(overrideDir string) (*Pages, error) {
 	if overrideDir != "" {
 		st, err := os.Stat(overrideDir)
@@ -140,12 +159,12 @@ func Load(overrideDir string) (*Pages, error) {
 		return b, embeddedPath, err
 	}
 
-	p := &Pages{pages: map[string]*template.Template{}, assets: map[string]asset{}}
+	p := &Pages{assets: map[string]asset{}, sources: map[string]source{}}
 	css, _, err := read("static/style.css", "")
 	if err != nil {
 		return nil, err
 	}
-	p.cssURL = StaticPrefix + p.addAsset("style", ".css", "text/css; charset=utf-8", css)
+	p.cssName = p.addAsset("style", ".css", "text/css; charset=utf-8", css)
 	logo, logoPath, err := read("static/logo.svg", "logo.svg")
 	if err != nil {
 		return nil, err
@@ -153,39 +172,78 @@ func Load(overrideDir string) (*Pages, error) {
 	if len(bytes.TrimSpace(logo)) == 0 {
 		return nil, fmt.Errorf("templates: %s is empty", logoPath)
 	}
-	p.logo = StaticPrefix + p.addAsset("logo", ".svg", "image/svg+xml", logo)
+	p.logoName = p.addAsset("logo", ".svg", "image/svg+xml", logo)
 
-	funcs := template.FuncMap{
-		"stylesheet": func() string { return p.cssURL },
-		"logo":       func() string { return p.logo },
-		"describe":   ScopeDescription,
-	}
 	layout, err := embedded.ReadFile("pages/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	base, err := template.New("layout.html").Funcs(funcs).Parse(string(layout))
-	if err != nil {
-		return nil, fmt.Errorf("templates: pages/layout.html: %w", err)
-	}
+	p.layout = string(layout)
 	for _, name := range pageFiles {
 		src, srcPath, err := read("pages/"+name, name)
 		if err != nil {
 			return nil, err
 		}
+		p.sources[name] = source{path: srcPath, text: string(src)}
+	}
+	if err := p.parse(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// WithBasePath returns the same pages for a provider served under base (the
+// path of an issuer such as https://example.com/auth, so "/auth"): the
+// stylesheet and logo URLs start with base+StaticPrefix and AssetHandler
+// expects them there. An empty base, or "/", is the root of the host. The
+// receiver is not changed, so one loaded set can serve several issuers.
+func (p *Pages) WithBasePath(base string) (*Pages, error) {
+	if base == "/" {
+		base = ""
+	}
+	if base != "" && (!strings.HasPrefix(base, "/") || strings.HasSuffix(base, "/") || strings.ContainsAny(base, "?#")) {
+		return nil, fmt.Errorf("templates: base path %q must start with a slash and end without one", base)
+	}
+	q := &Pages{base: base, assets: p.assets, cssName: p.cssName, logoName: p.logoName, layout: p.layout, sources: p.sources}
+	if err := q.parse(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// BasePath is the path prefix the pages were built for ("" at the root).
+func (p *Pages) BasePath() string { return p.base }
+
+// parse builds every page from the kept sources, with template functions that
+// link to this Pages' asset URLs, and renders each once with sample data so
+// an override that refers to a missing field fails at start-up, not at a
+// user's login.
+func (p *Pages) parse() error {
+	funcs := template.FuncMap{
+		"stylesheet": p.StylesheetURL,
+		"logo":       p.LogoURL,
+		"base":       p.BasePath,
+		"describe":   ScopeDescription,
+	}
+	base, err := template.New("layout.html").Funcs(funcs).Parse(p.layout)
+	if err != nil {
+		return fmt.Errorf("templates: pages/layout.html: %w", err)
+	}
+	p.pages = map[string]*template.Template{}
+	for name, src := range p.sources {
 		t, err := base.Clone()
 		if err == nil {
-			t, err = t.New(name).Parse(string(src))
+			t, err = t.New(name).Parse(src.text)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("templates: %s: %w", srcPath, err)
+			return fmt.Errorf("templates: %s: %w", src.path, err)
 		}
 		if err := t.Execute(io.Discard, samples[name]); err != nil {
-			return nil, fmt.Errorf("templates: %s does not render: %w", srcPath, err)
+			return fmt.Errorf("templates: %s does not render: %w", src.path, err)
 		}
 		p.pages[name] = t
 	}
-	return p, nil
+	return nil
 }
 
 // addAsset registers body under a name derived from its content, so a changed
@@ -197,15 +255,18 @@ func (p *Pages) addAsset(stem, ext, contentType string, body []byte) string {
 	return name
 }
 
-// StylesheetURL is the path of the stylesheet, e.g. /static/style.3f2a9c1b0d4e5f60.css.
-func (p *Pages) StylesheetURL() string { return p.cssURL }
+// StylesheetURL is the path of the stylesheet, e.g.
+// /static/style.3f2a9c1b0d4e5f60.css, or /auth/static/style.3f2a9c1b0d4e5f60.css
+// under the base path /auth.
+func (p *Pages) StylesheetURL() string { return p.base + StaticPrefix + p.cssName }
 
-// LogoURL is the path of the logo, e.g. /static/logo.0a1b2c3d4e5f6071.svg.
-func (p *Pages) LogoURL() string { return p.logo }
+// LogoURL is the path of the logo, e.g. /static/logo.0a1b2c3d4e5f6071.svg
+// (with the base path in front, like StylesheetURL).
+func (p *Pages) LogoURL() string { return p.base + StaticPrefix + p.logoName }
 
 // AssetHandler serves the stylesheet and the logo under their hash-based names
-// with long-lived immutable caching. Mount it at StaticPrefix; it also accepts
-// requests whose prefix was already stripped.
+// with long-lived immutable caching. Mount it at BasePath()+StaticPrefix; it
+// also accepts requests whose prefix was already stripped.
 func (p *Pages) AssetHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -213,7 +274,10 @@ func (p *Pages) AssetHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, StaticPrefix), "/")
+		name, found := strings.CutPrefix(r.URL.Path, p.base+StaticPrefix)
+		if !found {
+			name = strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, StaticPrefix), "/")
+		}
 		a, ok := p.assets[name]
 		if !ok {
 			http.NotFound(w, r)

@@ -508,3 +508,99 @@ func TestScopeDescription(t *testing.T) {
 		})
 	}
 }
+
+// assetRE finds every URL a page makes the browser load or follow.
+var assetRE = regexp.MustCompile(`\b(?:href|src|action)="([^"]*)"`)
+
+func TestWithBasePath(t *testing.T) {
+	const logo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><circle r="1"/></svg>`
+	dir := writeFiles(t, map[string]string{
+		"logo.svg":        logo,
+		"logged_out.html": `{{template "layout" .}}{{define "title"}}Bye{{end}}{{define "content"}}<a href="{{base}}/logout">again</a>{{end}}`,
+	})
+	tests := []struct {
+		name, dir, base string
+		wantBase        string
+		wantLogo        string
+	}{
+		{name: "root", base: "", wantBase: ""},
+		{name: "slash is the root", base: "/", wantBase: ""},
+		{name: "one segment", base: "/auth", wantBase: "/auth"},
+		{name: "two segments", base: "/tenants/acme", wantBase: "/tenants/acme"},
+		{name: "overrides are kept", dir: dir, base: "/auth", wantBase: "/auth", wantLogo: logo},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := load(t, tc.dir)
+			p, err := root.WithBasePath(tc.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.BasePath() != tc.wantBase {
+				t.Errorf("BasePath = %q, want %q", p.BasePath(), tc.wantBase)
+			}
+			if want := tc.wantBase + root.StylesheetURL(); p.StylesheetURL() != want {
+				t.Errorf("StylesheetURL = %q, want %q", p.StylesheetURL(), want)
+			}
+			if want := tc.wantBase + root.LogoURL(); p.LogoURL() != want {
+				t.Errorf("LogoURL = %q, want %q", p.LogoURL(), want)
+			}
+			if !strings.HasPrefix(root.StylesheetURL(), StaticPrefix) {
+				t.Errorf("WithBasePath changed the receiver: StylesheetURL = %q", root.StylesheetURL())
+			}
+
+			// Every page links only to assets under the base path.
+			for _, data := range []any{Login{Action: tc.wantBase + "/login"}, Consent{Action: tc.wantBase + "/authorize"},
+				Error{Title: "x"}, LogoutConfirm{Action: tc.wantBase + "/logout"}, LoggedOut{}, Unavailable{}} {
+				body := render(t, p, http.StatusOK, data).Body.String()
+				urls := assetRE.FindAllStringSubmatch(body, -1)
+				if len(urls) < 2 {
+					t.Fatalf("%T: found %d URLs, want the stylesheet and the logo at least:\n%s", data, len(urls), body)
+				}
+				for _, m := range urls {
+					if !strings.HasPrefix(m[1], tc.wantBase+"/") {
+						t.Errorf("%T links to %q, outside base %q", data, m[1], tc.wantBase)
+					}
+				}
+			}
+			if tc.dir != "" {
+				body := render(t, p, http.StatusOK, LoggedOut{}).Body.String()
+				if !strings.Contains(body, `href="`+tc.wantBase+`/logout"`) {
+					t.Errorf("an override page's {{base}} did not give the base path:\n%s", body)
+				}
+			}
+
+			// The handler mounted at the base path serves exactly the URLs the
+			// pages link to.
+			mux := http.NewServeMux()
+			mux.Handle(tc.wantBase+StaticPrefix, p.AssetHandler())
+			for _, u := range []string{p.StylesheetURL(), p.LogoURL()} {
+				rec := httptest.NewRecorder()
+				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, u, nil))
+				if rec.Code != http.StatusOK {
+					t.Errorf("GET %s = %d, want 200", u, rec.Code)
+				}
+				if u == p.LogoURL() && tc.wantLogo != "" && rec.Body.String() != tc.wantLogo {
+					t.Errorf("logo under the base path is not the override: %q", rec.Body)
+				}
+			}
+			if tc.wantBase != "" {
+				rec := httptest.NewRecorder()
+				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, root.StylesheetURL(), nil))
+				if rec.Code != http.StatusNotFound {
+					t.Errorf("GET %s without the base path = %d, want 404", root.StylesheetURL(), rec.Code)
+				}
+			}
+		})
+	}
+}
+
+func TestWithBasePathRejectsMalformed(t *testing.T) {
+	p := load(t, "")
+	for _, base := range []string{"auth", "/auth/", "/a?b=1", "/a#top", "//"} {
+		if _, err := p.WithBasePath(base); err == nil {
+			t.Errorf("WithBasePath(%q) succeeded, want an error", base)
+		}
+	}
+}

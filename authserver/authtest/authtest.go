@@ -96,6 +96,22 @@ func Start(t testing.TB, mutate func(*config.Config)) *Provider {
 	return start(t, 1, mutate, nil)
 }
 
+// StartWithIssuerPath is Start with an issuer that has a path: the server's
+// URL followed by issuerPath (e.g. "/auth"), as behind a reverse proxy that
+// forwards https://example.com/auth/ unchanged. Provider.URL is that issuer;
+// Provider.Server.URL is the root of the host.
+func StartWithIssuerPath(t testing.TB, issuerPath string, mutate func(*config.Config)) *Provider {
+	t.Helper()
+	p := start(t, 1, func(c *config.Config) {
+		c.Issuer += issuerPath
+		if mutate != nil {
+			mutate(c)
+		}
+	}, nil)
+	p.URL = p.Config.Issuer
+	return p
+}
+
 // StartReplicas runs n providers on one fresh PostgreSQL schema, sharing the
 // issuer and the key-encryption key, behind a round-robin balancer: every
 // request goes to the next replica, as behind a load balancer. Without a
@@ -134,7 +150,13 @@ func start(t testing.TB, n int, mutate func(*config.Config), getenv func(string)
 		t.Fatalf("test configuration: %v", err)
 	}
 	clock := &Clock{}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var logTo io.Writer = testWriter{t}
+	if _, fuzz := t.(*testing.F); fuzz {
+		// A fuzz target must not call F.Log, and audit events (login,
+		// token issued) pass every level.
+		logTo = io.Discard
+	}
+	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var apps []*setup.App
 	for range n {
 		app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now, Logger: logger, Getenv: getenv})

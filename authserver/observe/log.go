@@ -36,12 +36,51 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h)
+	return slog.New(contextHandler{h})
+}
+
+// WithRequestContext returns log with the request id added to every line
+// logged with a request's context (the ...Context methods, LogAttrs). The
+// server wraps whatever logger it is given, so a handler never has to add
+// the id itself. Wrapping twice is harmless.
+func WithRequestContext(log *slog.Logger) *slog.Logger {
+	if _, ok := log.Handler().(contextHandler); ok {
+		return log
+	}
+	return slog.New(contextHandler{log.Handler()})
+}
+
+// contextHandler adds request_id from the context to each record. It must
+// stay a thin wrapper: Enabled and the level are the inner handler's.
+type contextHandler struct{ slog.Handler }
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
 }
 
 // Audit records one security event. event must be one of the Event*
 // constants; attrs are typed attributes and must never carry a secret
 // (password, token, code, client secret).
+//
+// The client IP of the request in ctx is added to every event, so that no
+// call site can forget it.
 func Audit(ctx context.Context, log *slog.Logger, event string, attrs ...slog.Attr) {
-	log.LogAttrs(ctx, LevelAudit, event, append([]slog.Attr{slog.String("event", event)}, attrs...)...)
+	all := make([]slog.Attr, 0, len(attrs)+2)
+	all = append(all, slog.String("event", event))
+	all = append(all, attrs...)
+	if ip := ClientIP(ctx); ip.IsValid() {
+		all = append(all, slog.String("client_ip", ip.String()))
+	}
+	log.LogAttrs(ctx, LevelAudit, event, all...)
 }

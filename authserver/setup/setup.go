@@ -11,11 +11,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver"
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
@@ -30,7 +33,8 @@ type App struct {
 	Server *authserver.Server
 	Store  storage.Store
 	Keys   *keys.Manager
-	// Metrics serves this provider's Prometheus metrics (nil until wired).
+	// Metrics serves this provider's Prometheus metrics (its own registry),
+	// for the observability.metrics_listen listener.
 	Metrics http.Handler
 }
 
@@ -51,13 +55,16 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	kek, err := keyEncryptionKey(cfg, opts.Getenv)
+	store, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	// The store comes first: whether a missing key-encryption key may be
+	// created depends on what it holds.
+	kek, err := keyEncryptionKey(ctx, cfg, opts, store)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s storage: %w", cfg.Storage.Driver, err)
+		_ = store.Close()
+		return nil, err
 	}
 	app, err := build(ctx, cfg, opts, store, kek)
 	if err != nil {
@@ -71,19 +78,19 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 // what is missing. `authserver keys` uses it too, against a running server's
 // database.
 func KeyManager(ctx context.Context, cfg config.Config, store keys.Store, opts Options) (*keys.Manager, error) {
-	kek, err := keyEncryptionKey(cfg, opts.Getenv)
+	kek, err := keyEncryptionKey(ctx, cfg, opts, store)
 	if err != nil {
 		return nil, err
 	}
 	return loadKeys(ctx, cfg, opts, store, kek)
 }
 
-func loadKeys(ctx context.Context, cfg config.Config, opts Options, store keys.Store, kek []byte) (*keys.Manager, error) {
+func loadKeys(ctx context.Context, cfg config.Config, opts Options, store keys.Store, kek kekFrom) (*keys.Manager, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	t := cfg.Tokens
-	km := keys.NewManager(store, kek, cfg.Signing.Algorithms, keys.Options{
+	km := keys.NewManager(store, kek.key, cfg.Signing.Algorithms, keys.Options{
 		Now:     opts.Now,
 		RSABits: cfg.Signing.RSABits,
 		Schedule: keys.Schedule{
@@ -95,6 +102,11 @@ func loadKeys(ctx context.Context, cfg config.Config, opts Options, store keys.S
 		},
 	})
 	if err := km.Load(ctx); err != nil {
+		if errors.Is(err, keys.ErrWrongKEK) {
+			return nil, fmt.Errorf("the signing keys in the database do not open with the key-encryption key from %s: it is not the key they were sealed with "+
+				"(every process on this database must use the same one). Use the key that was in use when they were created: restore it from the backup "+
+				"taken with the database, or set the source that held it. %s (%w)", kek.source, lostKEK(cfg), err)
+		}
 		return nil, fmt.Errorf("loading signing keys: %w", err)
 	}
 	return km, nil
@@ -103,7 +115,7 @@ func loadKeys(ctx context.Context, cfg config.Config, opts Options, store keys.S
 // retireLeeway covers relying parties whose clocks run behind ours.
 const retireLeeway = 5 * time.Minute
 
-func build(ctx context.Context, cfg config.Config, opts Options, store storage.Store, kek []byte) (*App, error) {
+func build(ctx context.Context, cfg config.Config, opts Options, store storage.Store, kek kekFrom) (*App, error) {
 	km, err := loadKeys(ctx, cfg, opts, store, kek)
 	if err != nil {
 		return nil, err
@@ -115,6 +127,15 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 	if err != nil {
 		return nil, err
 	}
+	proxies := make([]netip.Prefix, 0, len(cfg.Server.TrustedProxies))
+	for _, p := range cfg.Server.TrustedProxies {
+		prefix, err := config.ParseTrustedProxy(p)
+		if err != nil { // Validate has refused it already
+			return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+		}
+		proxies = append(proxies, prefix)
+	}
+	metrics := observe.NewMetrics()
 	t := cfg.Tokens
 	srv, err := authserver.New(authserver.Config{
 		Issuer:            cfg.Issuer,
@@ -132,31 +153,92 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		RefreshIdleTTL:    time.Duration(t.RefreshIdleTTL),
 		RefreshReuseGrace: time.Duration(t.RefreshReuseGrace),
 		DefaultAudience:   t.DefaultAudience,
-		CSRFKey:           derive(kek, "csrf-v1"),
+		CSRFKey:           derive(kek.key, "csrf-v1"),
+		TrustedProxies:    proxies,
+		Metrics:           metrics,
 		Logger:            opts.Logger,
 		Now:               opts.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Server: srv, Store: store, Keys: km}, nil
+	return &App{Config: cfg, Server: srv, Store: store, Keys: km, Metrics: metrics.Handler()}, nil
 }
 
 // Close releases the storage.
 func (a *App) Close() error { return a.Store.Close() }
 
-// keyEncryptionKey comes from AUTHSERVER_KEY_ENCRYPTION_KEY, which replicas
-// must share; a single process on SQLite keeps one in a file beside its data.
-func keyEncryptionKey(cfg config.Config, getenv func(string) string) ([]byte, error) {
-	if getenv != nil {
-		if v := getenv(keys.KEKEnv); v != "" {
-			return keys.ParseKEK(v)
+// OpenStore opens (and migrates) the storage backend the configuration
+// names, with its durability settings. The admin commands use it too, so
+// that they write as durably as the server.
+func OpenStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
+	store, err := sqlstore.OpenWith(ctx, cfg.Storage.Driver, cfg.Storage.DSN, sqlstore.Options{SQLiteSynchronous: cfg.Storage.SQLiteSynchronous})
+	if err != nil {
+		return nil, fmt.Errorf("opening %s storage: %w", cfg.Storage.Driver, err)
+	}
+	return store, nil
+}
+
+// kekFrom is the key-encryption key and where it came from, which every
+// error about it names.
+type kekFrom struct {
+	key    []byte
+	source string
+}
+
+// lostKEK is the way out when the key-encryption key is lost for good. A
+// PostgreSQL DSN is not repeated: it may hold a password.
+func lostKEK(cfg config.Config) string {
+	del := `psql "$DSN" -c 'DELETE FROM signing_keys;'`
+	if cfg.Storage.Driver == "sqlite" {
+		del = "sqlite3 " + cfg.Storage.DSN + " 'DELETE FROM signing_keys;'"
+	}
+	return "If it is lost for good, stop every server on this database, delete the signing keys (" + del + ") and start again: " +
+		"new keys are created, and every access and ID token issued so far stops verifying (refresh tokens and sessions stay valid)."
+}
+
+// keyEncryptionKey finds the key that seals the signing keys:
+// AUTHSERVER_KEY_ENCRYPTION_KEY if set (replicas can share it without a
+// file), else the file config.KEKFile names. A missing file is created only
+// when the store holds no sealed key: a new key could open none of them, and
+// the only way on would be to replace them, invalidating every token they
+// signed; that is the operator's decision, never a side effect of a lost
+// file. PostgreSQL has no default file: its replicas run on several machines,
+// which must each be given the same key.
+func keyEncryptionKey(ctx context.Context, cfg config.Config, opts Options, store keys.Store) (kekFrom, error) {
+	if opts.Getenv != nil {
+		if v := opts.Getenv(keys.KEKEnv); v != "" {
+			kek, err := keys.ParseKEK(v)
+			return kekFrom{kek, "the environment variable " + keys.KEKEnv}, err
 		}
 	}
-	if cfg.Storage.Driver == "postgres" {
-		return nil, errors.New(keys.KEKEnv + " must be set with the postgres driver: every replica must share the key that seals the signing keys")
+	if cfg.Storage.Driver == "postgres" && cfg.Signing.KeyEncryptionKeyFile == "" {
+		return kekFrom{}, errors.New("the postgres driver needs a key-encryption key shared by every replica: set " + keys.KEKEnv +
+			" (base64 of 32 bytes, e.g. `openssl rand -base64 32`) or signing.key_encryption_key_file (a file holding it)")
 	}
-	return keys.LoadOrCreateKEKFile(cfg.KEKFile())
+	path := cfg.KEKFile()
+	from := kekFrom{source: "the file " + path + " (signing.key_encryption_key_file)"}
+	kek, err := keys.ReadKEKFile(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		from.key = kek
+		return from, err
+	}
+	recs, err := store.ListSigningKeys(ctx)
+	if err != nil {
+		return kekFrom{}, fmt.Errorf("checking for sealed signing keys: %w", err)
+	}
+	if len(recs) > 0 {
+		return kekFrom{}, fmt.Errorf("the database holds %d sealed signing keys, but the key-encryption key file %s does not exist and %s is not set; "+
+			"refusing to create a new key-encryption key, which could not open them. Restore %s from the backup taken with the database "+
+			"(or set %s to the key they were sealed with). %s", len(recs), path, keys.KEKEnv, path, keys.KEKEnv, lostKEK(cfg))
+	}
+	if from.key, err = keys.CreateKEKFile(path); err != nil {
+		return kekFrom{}, err
+	}
+	if opts.Logger != nil {
+		opts.Logger.Info("created a new key-encryption key: back it up with the database, whose signing keys open only with it (replicas must all have the same file)", "file", path)
+	}
+	return from, nil
 }
 
 // derive makes an independent key for one purpose from the KEK.

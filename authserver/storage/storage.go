@@ -33,6 +33,14 @@ var ErrAlreadyUsed = errors.New("storage: already used")
 // ErrConflict is returned when a create would overwrite an existing record.
 var ErrConflict = errors.New("storage: already exists")
 
+// ErrUnavailable is wrapped into every error that means the database could
+// not be reached or dropped the connection mid-request (an outage, a restart,
+// a failover, an administrator's pg_terminate_backend). The request may
+// succeed if it is sent again shortly, so callers answer "try again" (503)
+// rather than "server error". A backend decides which of its errors are of
+// this kind in one place; errors.Is(err, ErrUnavailable) is the whole test.
+var ErrUnavailable = errors.New("storage: temporarily unavailable")
+
 // Hash returns the hex SHA-256 of a high-entropy secret (code, refresh token,
 // session id, generated client secret). Such secrets carry 256 random bits, so
 // an unsalted fast hash is enough: it cannot be brute-forced, and it keeps the
@@ -223,11 +231,33 @@ type Housekeeping interface {
 	// PurgeExpired deletes at most limit rows of each kind: codes past
 	// ExpiresAt (used or not), sessions past ExpiresAt, refresh tokens past
 	// ExpiresAt or FamilyExpiresAt and spent ones whose SpentAt is before
-	// spentBefore, access-token revocations past their expiry, and family
+	// spentBefore, access-token revocations past their expiry, throttle
+	// counters past their expiry, and family
 	// revocations recorded before revokedBefore. Nothing live is touched. It
 	// returns how many rows it deleted in all, so a caller can loop in small
 	// batches until it returns less than it could have.
 	PurgeExpired(ctx context.Context, now, spentBefore, revokedBefore time.Time, limit int) (int, error)
+}
+
+// ThrottleState is the failure count of one throttle key.
+type ThrottleState struct {
+	Failures    int
+	LastFailure time.Time
+}
+
+// ThrottleStore keeps the counters of package throttle, shared by every
+// replica. Keys are opaque fixed-length strings (hashes).
+type ThrottleStore interface {
+	// GetThrottle returns the key's state, or the zero state when the key is
+	// unknown or its row expired (ExpiresAt <= now).
+	GetThrottle(ctx context.Context, key string, now time.Time) (ThrottleState, error)
+	// RecordThrottleFailure atomically adds one failure at now and returns
+	// the new state, so that concurrent failures on several replicas all
+	// count. A failure whose previous one came before resetBefore (or whose
+	// row expired) starts again from one. The row expires at expiresAt.
+	RecordThrottleFailure(ctx context.Context, key string, now, expiresAt, resetBefore time.Time) (ThrottleState, error)
+	// ResetThrottle forgets the key; forgetting an unknown key is not an error.
+	ResetThrottle(ctx context.Context, key string) error
 }
 
 // Store is everything the server persists. Backends assert it at compile time.
@@ -238,7 +268,12 @@ type Store interface {
 	SessionStore
 	RefreshTokenStore
 	AccessTokenRevocationStore
+	ThrottleStore
 	Housekeeping
 	keys.Store
+	// Ping checks that the database answers now, within ctx's deadline; the
+	// readiness check calls it. Its error wraps ErrUnavailable when the
+	// database cannot be reached.
+	Ping(ctx context.Context) error
 	Close() error
 }

@@ -9,10 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
@@ -32,143 +34,233 @@ type list []string
 func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
-func clientCmd(ctx context.Context, cfg config.Config, sub string, args []string, out io.Writer) error {
-	store, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	switch sub {
-	case "list":
-		clients, err := store.ListClients(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tREDIRECT URIS")
-		for _, c := range clients {
-			kind := "confidential"
-			if c.Public() {
-				kind = "public"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, " "))
-		}
-		return tw.Flush()
-	case "remove":
-		if len(args) != 1 {
-			return errors.New("usage: authserver client remove ID")
-		}
-		return store.DeleteClient(ctx, args[0])
-	case "add":
-		fs := flag.NewFlagSet("client add", flag.ContinueOnError)
-		id := fs.String("id", "", "client id (required)")
-		name := fs.String("name", "", "name shown on the consent page")
+var clientAddCommand = &command{
+	name:    "client add",
+	summary: "register a client (a confidential client's secret is generated and printed once)",
+	doc: "The client is validated as a clients entry of the configuration file would be. Without\n" +
+		"--audience its access tokens carry tokens.default_audience, which must then be set.",
+	setup: func(fs *flag.FlagSet) action {
+		id := fs.String("id", "", "client `ID` (required)")
+		name := fs.String("name", "", "`NAME` shown on the consent page (default: the id)")
 		public := fs.Bool("public", false, "a public client (no secret; PKCE required)")
-		var redirects, grants, scopes list
-		fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable)")
-		fs.Var(&grants, "grant", "grant type (repeatable; default authorization_code)")
-		fs.Var(&scopes, "scope", "allowed scope (repeatable; default openid profile email)")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		c := config.Client{ID: *id, Name: *name, RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes}
-		var secret string
-		if !*public {
-			secret = newSecret()
-			c.Secret = secret
-		}
-		// Validate the client as the configuration file would.
-		check := cfg
-		check.Clients = []config.Client{c}
-		check.ApplyDefaults()
-		if err := check.Validate(); err != nil {
-			return err
-		}
-		c = check.Clients[0]
-		err := store.UpsertClient(ctx, storage.Client{ID: c.ID, Name: c.Name, SecretHash: hashIf(secret),
-			RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes})
-		if err != nil {
-			return err
-		}
-		if secret != "" {
-			fmt.Fprintf(out, "client %s added; its secret (shown once, stored only as a hash):\n%s\n", c.ID, secret)
-		} else {
-			fmt.Fprintf(out, "public client %s added\n", c.ID)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown command client %q; use add, list or remove", sub)
+		var redirects, grants, scopes, audience list
+		fs.Var(&redirects, "redirect-uri", "registered redirect `URI` (repeatable)")
+		fs.Var(&grants, "grant", "`GRANT` type (repeatable; default authorization_code)")
+		fs.Var(&scopes, "scope", "allowed `SCOPE` (repeatable; default openid profile email)")
+		fs.Var(&audience, "audience", "`AUDIENCE` (aud) of its access tokens (repeatable; default tokens.default_audience)")
+		return withConfig(func(ctx context.Context, c cmdContext) error {
+			cl := config.Client{ID: *id, Name: *name, RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes, Audience: audience}
+			return clientAdd(ctx, c, cl, *public)
+		})
+	},
 }
 
-func userCmd(ctx context.Context, cfg config.Config, sub string, args []string, in io.Reader, out io.Writer) error {
-	store, err := openStore(ctx, cfg)
+var clientListCommand = &command{
+	name: "client list", summary: "list the clients",
+	setup: func(fs *flag.FlagSet) action { return withConfig(clientList) },
+}
+
+var clientRemoveCommand = &command{
+	name: "client remove", args: "ID", nargs: 1, summary: "remove a client",
+	doc:   "A client named in the configuration file comes back at the next start; remove it there too.",
+	setup: func(fs *flag.FlagSet) action { return withConfig(clientRemove) },
+}
+
+var userAddCommand = &command{
+	name: "user add", args: "USERNAME", nargs: 1, summary: "add a user (the password is read from standard input)",
+	doc: "The password is one line on standard input, so that it never shows in the process list:\n" +
+		"  printf '%s\\n' \"$PASSWORD\" | authserver user add --email dave@example.com dave",
+	setup: func(fs *flag.FlagSet) action {
+		email := fs.String("email", "", "`EMAIL` address")
+		name := fs.String("name", "", "full `NAME`")
+		return withConfig(func(ctx context.Context, c cmdContext) error { return userSave(ctx, c, "add", *email, *name) })
+	},
+}
+
+var userPasswdCommand = &command{
+	name: "user passwd", args: "USERNAME", nargs: 1, summary: "set a user's password (read from standard input)",
+	setup: func(fs *flag.FlagSet) action {
+		return withConfig(func(ctx context.Context, c cmdContext) error { return userSave(ctx, c, "passwd", "", "") })
+	},
+}
+
+var userListCommand = &command{
+	name: "user list", summary: "list the users",
+	setup: func(fs *flag.FlagSet) action { return withConfig(userList) },
+}
+
+var userRemoveCommand = &command{
+	name: "user remove", args: "USERNAME", nargs: 1, summary: "remove a user, ending their sessions and revoking their tokens",
+	setup: func(fs *flag.FlagSet) action { return withConfig(userRemove) },
+}
+
+// clientFlags names, in validation messages about the one client being
+// added, the flags the operator typed rather than the file's keys.
+var clientFlags = strings.NewReplacer(
+	"clients[0].redirect_uris", "--redirect-uri", "clients[0].grant_types", "--grant",
+	"clients[0].scopes", "--scope", "clients[0].audience", "--audience", "clients[0].id", "--id",
+	"clients[0].", "client ")
+
+func clientAdd(ctx context.Context, c cmdContext, cl config.Client, public bool) error {
+	var secret string
+	if !public {
+		secret = newSecret()
+		cl.Secret = secret
+	}
+	// Validate the client as the configuration file would.
+	check := c.cfg
+	check.Clients = []config.Client{cl}
+	check.ApplyDefaults()
+	if err := check.Validate(); err != nil {
+		return fmt.Errorf("the client is not valid:\n%s", clientFlags.Replace(err.Error()))
+	}
+	cl = check.Clients[0]
+	store, err := openStore(ctx, c.cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	params := password.Params{MemoryKiB: cfg.Passwords.MemoryKiB, Iterations: cfg.Passwords.Iterations, Parallelism: cfg.Passwords.Parallelism}
-	switch sub {
-	case "list":
-		users, err := store.ListUsers(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tSUB\tEMAIL\tNAME")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, u.Email, u.Name)
-		}
-		return tw.Flush()
-	case "add", "passwd":
-		fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
-		email := fs.String("email", "", "email address")
-		name := fs.String("name", "", "full name")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: authserver user %s [flags] USERNAME (the password is read from standard input)", sub)
-		}
-		username := fs.Arg(0)
-		existing, err := store.GetUserByUsername(ctx, username)
-		switch {
-		case sub == "add" && err == nil:
-			return fmt.Errorf("user %s exists; use user passwd", username)
-		case sub == "passwd" && errors.Is(err, storage.ErrNotFound):
-			return fmt.Errorf("no user %s", username)
-		case err != nil && !errors.Is(err, storage.ErrNotFound):
-			return err
-		}
-		pw, err := readPassword(in)
-		if err != nil {
-			return err
-		}
-		hash, err := password.Hash(pw, params)
-		if err != nil {
-			return err
-		}
-		u := existing
-		u.Username, u.PasswordHash = username, hash
-		if sub == "add" {
-			u.Email, u.Name = *email, *name
-		}
-		if _, err := store.UpsertUser(ctx, u); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "user %s saved\n", username)
-		return nil
-	case "remove":
-		if len(args) != 1 {
-			return errors.New("usage: authserver user remove USERNAME")
-		}
-		u, err := store.GetUserByUsername(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		// Deleting the user also ends their sessions and revokes their tokens.
-		return store.DeleteUser(ctx, u.ID, time.Now())
+	switch _, err := store.GetClient(ctx, cl.ID); {
+	case err == nil:
+		return fmt.Errorf("client %s exists; remove it first to register it anew", cl.ID)
+	case !errors.Is(err, storage.ErrNotFound):
+		return err
 	}
-	return fmt.Errorf("unknown command user %q; use add, passwd, list or remove", sub)
+	err = store.UpsertClient(ctx, storage.Client{ID: cl.ID, Name: cl.Name, SecretHash: hashIf(secret),
+		RedirectURIs: cl.RedirectURIs, GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audience: cl.Audience})
+	if err != nil {
+		return err
+	}
+	observe.Audit(ctx, c.log, observe.EventClientCreated, slog.String("client_id", cl.ID), slog.Bool("public", cl.Public()))
+	if secret != "" {
+		fmt.Fprintf(c.out, "client %s added; its secret (shown once, stored only as a hash):\n%s\n", cl.ID, secret)
+	} else {
+		fmt.Fprintf(c.out, "public client %s added\n", cl.ID)
+	}
+	return nil
+}
+
+func clientList(ctx context.Context, c cmdContext) error {
+	store, err := openStore(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	clients, err := store.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tREDIRECT URIS")
+	for _, cl := range clients {
+		kind := "confidential"
+		if cl.Public() {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cl.ID, kind, strings.Join(cl.GrantTypes, ","), strings.Join(cl.RedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+func clientRemove(ctx context.Context, c cmdContext) error {
+	store, err := openStore(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	id := c.args[0]
+	if err := store.DeleteClient(ctx, id); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %s", id)
+		}
+		return err
+	}
+	observe.Audit(ctx, c.log, observe.EventClientRemoved, slog.String("client_id", id))
+	return nil
+}
+
+func userList(ctx context.Context, c cmdContext) error {
+	store, err := openStore(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	users, err := store.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSUB\tEMAIL\tNAME")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, u.Email, u.Name)
+	}
+	return tw.Flush()
+}
+
+// userSave adds a user (sub "add") or sets an existing user's password
+// (sub "passwd").
+func userSave(ctx context.Context, c cmdContext, sub, email, name string) error {
+	store, err := openStore(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	username := c.args[0]
+	existing, err := store.GetUserByUsername(ctx, username)
+	switch {
+	case sub == "add" && err == nil:
+		return fmt.Errorf("user %s exists; use user passwd", username)
+	case sub == "passwd" && errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("no user %s", username)
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	pw, err := readPassword(c.in)
+	if err != nil {
+		return err
+	}
+	params := password.Params{MemoryKiB: c.cfg.Passwords.MemoryKiB, Iterations: c.cfg.Passwords.Iterations, Parallelism: c.cfg.Passwords.Parallelism}
+	hash, err := password.Hash(pw, params)
+	if err != nil {
+		return err
+	}
+	u := existing
+	u.Username, u.PasswordHash = username, hash
+	if sub == "add" {
+		u.Email, u.Name = email, name
+	}
+	saved, err := store.UpsertUser(ctx, u)
+	if err != nil {
+		return err
+	}
+	event := observe.EventUserPasswordChanged
+	if sub == "add" {
+		event = observe.EventUserCreated
+	}
+	observe.Audit(ctx, c.log, event, slog.String("username", username), slog.String("user_id", saved.ID))
+	fmt.Fprintf(c.out, "user %s saved\n", username)
+	return nil
+}
+
+func userRemove(ctx context.Context, c cmdContext) error {
+	store, err := openStore(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.GetUserByUsername(ctx, c.args[0])
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no user %s", c.args[0])
+	}
+	if err != nil {
+		return err
+	}
+	// Deleting the user also ends their sessions and revokes their tokens.
+	if err := store.DeleteUser(ctx, u.ID, time.Now()); err != nil {
+		return err
+	}
+	observe.Audit(ctx, c.log, observe.EventUserRemoved, slog.String("username", u.Username), slog.String("user_id", u.ID))
+	return nil
 }
 
 // readPassword reads one line; scripts pipe it in so it never shows in the

@@ -1,94 +1,118 @@
 // Command authserver is the OAuth 2.0 / OpenID Connect provider.
 //
-//	authserver [serve] [--config FILE]   run the provider (the default)
-//	authserver migrate [--config FILE]   apply database migrations and exit
-//	authserver keys list|rotate          show the signing keys / advance rotation one step
-//	authserver client add|list|remove    manage clients
-//	authserver user add|passwd|list|remove  manage users (password on stdin)
+//	authserver [serve] [--config FILE] [--dev-tls]  run the provider (the default)
+//	authserver migrate [--config FILE]              apply database migrations and exit
+//	authserver check-config [--config FILE]         validate the configuration and print a summary
+//	authserver version                              print the version and source revision
+//	authserver keys list|rotate                     show the signing keys / advance rotation one step
+//	authserver client add|list|remove               manage clients
+//	authserver user add|passwd|list|remove          manage users (password on stdin)
+//	authserver help [COMMAND]                       print the usage of a command
 //
 // With no configuration file it runs the embedded demo configuration:
-// SQLite under ./data, a demo user and a demo client.
+// SQLite under ./data, a demo user and a demo client, on loopback only.
 package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/config"
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, log); err != nil {
-		fmt.Fprintln(os.Stderr, "authserver:", err)
-		os.Exit(1)
-	}
+	code := exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr), os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// run dispatches the subcommand; each one loads the configuration the same way.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
-	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	sub := ""
-	if (cmd == "keys" || cmd == "client" || cmd == "user") && len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		sub, args = args[0], args[1:]
-	}
-	fs := flag.NewFlagSet("authserver "+cmd, flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (default: $"+config.EnvConfig+", else the embedded demo configuration)")
-	// --config may come anywhere; the subcommand's own flags follow it.
-	args, rest := splitConfigFlag(args)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(config.Path(*path, os.Getenv), os.Getenv)
+// run parses the command line and runs one command. Help goes to stdout and
+// returns nil; a usage mistake returns a *usageError; log lines (audit events
+// included) go to stderr in the format the configuration asks for.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	path, args, err := splitConfigFlag(args)
 	if err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+		return &usageError{msg: err.Error(), usage: rootUsage()}
 	}
-	if len(rest) > 0 && cmd != "client" && cmd != "user" {
-		return fmt.Errorf("unexpected arguments %q", rest)
-	}
-	switch {
-	case cmd == "serve":
-		return serve(ctx, cfg, serveOptions{Demo: config.Path(*path, os.Getenv) == ""}, log)
-	case cmd == "migrate":
-		return migrate(ctx, cfg, stdout)
-	case cmd == "keys":
-		return keysCmd(ctx, cfg, sub, stdout)
-	case cmd == "client":
-		return clientCmd(ctx, cfg, sub, rest, stdout)
-	case cmd == "user":
-		return userCmd(ctx, cfg, sub, rest, stdin, stdout)
-	}
-	return fmt.Errorf("unknown command %q; use serve, migrate, keys, client or user", strings.TrimSpace(cmd+" "+sub))
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, configFlag: path, getenv: os.Getenv}
+	return dispatch(ctx, e, args)
 }
 
-// splitConfigFlag separates --config (and -config) from the other arguments.
-func splitConfigFlag(args []string) (cfgArgs, rest []string) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--config" || a == "-config":
-			cfgArgs = append(cfgArgs, a)
-			if i+1 < len(args) {
-				cfgArgs = append(cfgArgs, args[i+1])
-				i++
-			}
-		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
-			cfgArgs = append(cfgArgs, a)
-		default:
-			rest = append(rest, a)
-		}
+// exitCode reports err on stderr and maps it to the exit status: 0, 2 for a
+// usage mistake (with the usage), 1 for anything else.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "authserver: %s\n\n%s", ue.msg, ue.usage)
+		return 2
 	}
-	return cfgArgs, rest
+	fmt.Fprintln(stderr, "authserver:", err)
+	return 1
+}
+
+// env is what every command gets from the command line and the process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configFlag     string // --config as given, "" when absent
+	getenv         func(string) string
+}
+
+// configPath is the file to read; "" means the embedded demo configuration.
+func (e *env) configPath() string { return config.Path(e.configFlag, e.getenv) }
+
+// demo reports whether the embedded demo configuration runs.
+func (e *env) demo() bool { return e.configPath() == "" }
+
+// load reads the configuration, with every problem in it, and builds the
+// process logger it asks for.
+func (e *env) load() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(e.configPath(), e.getenv)
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		return cfg, nil, fmt.Errorf("invalid configuration (%s), %d problem(s):\n%w", e.describeConfig(), len(ve.Problems), err)
+	}
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, observe.NewLogger(e.stderr, cfg.Log.Format, cfg.Log.Level), nil
+}
+
+func (e *env) describeConfig() string {
+	if p := e.configPath(); p != "" {
+		return p
+	}
+	return "the embedded demo configuration"
+}
+
+// cmdContext is what a command that reads the configuration gets.
+type cmdContext struct {
+	cfg  config.Config
+	log  *slog.Logger
+	demo bool
+	in   io.Reader
+	out  io.Writer
+	args []string // positional arguments
+}
+
+// withConfig makes an action that loads the configuration first.
+func withConfig(f func(ctx context.Context, c cmdContext) error) action {
+	return func(ctx context.Context, e *env, args []string) error {
+		cfg, log, err := e.load()
+		if err != nil {
+			return err
+		}
+		return f(ctx, cmdContext{cfg: cfg, log: log, demo: e.demo(), in: e.stdin, out: e.stdout, args: args})
+	}
 }

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +30,10 @@ func writeConfig(t *testing.T, extra string) (string, string) {
 	ln.Close()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "authserver.yaml")
+	if !strings.Contains(extra, "observability:") {
+		// Tests run side by side: none may take the default metrics port.
+		extra += "observability: {metrics_listen: \"off\"}\n"
+	}
 	yaml := fmt.Sprintf(`listen: %s
 storage:
   dsn: %s
@@ -39,6 +43,7 @@ clients:
     secret: cli-secret-cli-secret
     grant_types: [password]
     scopes: [openid, profile]
+    audience: [https://api.example.com]
 users:
   - username: carol
     password: carol-password
@@ -52,7 +57,7 @@ users:
 func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out strings.Builder
-	err := run(context.Background(), args, strings.NewReader(stdin), &out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, io.Discard)
 	return out.String(), err
 }
 
@@ -88,7 +93,7 @@ func serveFor(t *testing.T, path, issuer string) (stop func()) {
 		args = append(args, "--config", path)
 	}
 	go func() {
-		done <- run(ctx, args, strings.NewReader(""), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- run(ctx, args, strings.NewReader(""), io.Discard, io.Discard)
 	}()
 	for i := 0; ; i++ {
 		resp, err := http.Get(issuer + "/healthz")
@@ -146,7 +151,7 @@ func TestAdminCommands(t *testing.T) {
 		fails bool
 	}{
 		{"", []string{"migrate", "--config", path}, "schema at version", false},
-		{"", []string{"client", "add", "--config", path, "--id", "new-app", "--redirect-uri", "https://new.example/cb"}, "secret (shown once", false},
+		{"", []string{"client", "add", "--config", path, "--id", "new-app", "--redirect-uri", "https://new.example/cb", "--audience", "https://api.example.com"}, "secret (shown once", false},
 		{"", []string{"client", "add", "--config", path, "--id", "bad-app", "--redirect-uri", "http://evil.example/cb"}, "", true},
 		{"", []string{"client", "list", "--config", path}, "new-app", false},
 		{"dave-password\n", []string{"user", "add", "--config", path, "--email", "dave@example.com", "dave"}, "user dave saved", false},
@@ -240,4 +245,327 @@ func publishedKids(t *testing.T, issuer string) []string {
 		kids = append(kids, k.Kid)
 	}
 	return kids
+}
+
+// runFull runs the command line as main does and returns the exit status
+// and both streams.
+func runFull(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code = exitCode(run(context.Background(), args, strings.NewReader(stdin), &out, &errOut), &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// Every command and subcommand prints its usage on stdout and exits 0 for
+// each way of asking, before reading any configuration: a broken file must
+// not hide the help that would fix it.
+func TestHelpExitsZeroForEveryCommand(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "absent.yaml")
+	root := "Usage: authserver [COMMAND]"
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, root},
+		{[]string{"-h"}, root},
+		{[]string{"-help"}, root},
+		{[]string{"help"}, root},
+		{[]string{"help", "--help"}, root},
+		{[]string{"--config", missing, "--help"}, root},
+	}
+	leaves := []string{"serve", "migrate", "check-config", "version", "keys list", "keys rotate",
+		"client add", "client list", "client remove", "user add", "user passwd", "user list", "user remove"}
+	for _, name := range leaves {
+		words := strings.Fields(name)
+		want := "Usage: authserver " + name
+		cases = append(cases,
+			struct {
+				args []string
+				want string
+			}{append([]string{"help"}, words...), want},
+			struct {
+				args []string
+				want string
+			}{append(slices.Clone(words), "--help"), want},
+			struct {
+				args []string
+				want string
+			}{append(slices.Clone(words), "-h"), want},
+			struct {
+				args []string
+				want string
+			}{append([]string{"--config", missing}, append(slices.Clone(words), "--help")...), want},
+			struct {
+				args []string
+				want string
+			}{append(slices.Clone(words), "--config", missing, "-h"), want},
+		)
+	}
+	for _, group := range []string{"keys", "client", "user"} {
+		want := "Usage: authserver " + group + " COMMAND"
+		cases = append(cases,
+			struct {
+				args []string
+				want string
+			}{[]string{group, "--help"}, want},
+			struct {
+				args []string
+				want string
+			}{[]string{"help", group}, want},
+		)
+	}
+	for _, tc := range cases {
+		code, stdout, stderr := runFull(t, "", tc.args...)
+		if code != 0 || !strings.HasPrefix(stdout, tc.want) || stderr != "" {
+			t.Errorf("%q: exit %d, stdout %.60q, stderr %q; want exit 0 and stdout starting %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+	// A leaf's usage lists its own flags.
+	_, stdout, _ := runFull(t, "", "serve", "--help")
+	if !strings.Contains(stdout, "-dev-tls") || !strings.Contains(stdout, "-config FILE") {
+		t.Errorf("serve usage lacks its flags:\n%s", stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		code, stdout, stderr := runFull(t, "", args...)
+		if code != 0 || stderr != "" {
+			t.Fatalf("%q: exit %d, stderr %q", args, code, stderr)
+		}
+		for _, want := range []string{"authserver ", "\nrevision: ", "\ntime: ", "\nmodified: ", "\ngo: "} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%q: output lacks %q:\n%s", args, want, stdout)
+			}
+		}
+	}
+}
+
+// Mistakes on the command line exit 2 with the usage on stderr, before
+// anything is opened.
+func TestUsageMistakesExitTwo(t *testing.T) {
+	t.Parallel()
+	path, _ := writeConfig(t, "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"frobnicate", "--config", path}, "Usage: authserver [COMMAND]"},
+		{[]string{"client"}, "Usage: authserver client COMMAND"},
+		{[]string{"client", "frob", "--config", path}, `unknown command "client frob"`},
+		{[]string{"serve", "--bogus", "--config", path}, "Usage: authserver serve"},
+		{[]string{"user", "add", "--config", path}, "user add needs USERNAME"},
+		{[]string{"keys", "list", "extra", "--config", path}, "takes no arguments"},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"client", "list", "--config"}, "--config"},
+	} {
+		code, stdout, stderr := runFull(t, "", tc.args...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "Usage: ") {
+			t.Errorf("%q: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and usage with %q on stderr", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
+
+func TestConfigFlagBeforeOrAfterCommand(t *testing.T) {
+	t.Parallel()
+	path, _ := writeConfig(t, "")
+	for _, args := range [][]string{
+		{"--config", path, "check-config"},
+		{"check-config", "--config", path},
+		{"check-config", "--config=" + path},
+		{"-config", path, "check-config"},
+		{"user", "--config", path, "list"},
+		{"user", "list", "--config", path},
+	} {
+		out, err := runCmd(t, "", args...)
+		if err != nil || !strings.Contains(out, "carol") && !strings.Contains(out, "USERNAME") || strings.Contains(out, "alice") {
+			t.Errorf("%q: err %v, output:\n%s", args, err, out)
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	t.Parallel()
+	path, issuer := writeConfig(t, `storage:
+  driver: postgres
+  dsn: postgres://authserver:hunter2-secret@127.0.0.1:1/authserver?sslmode=disable
+`)
+	// writeConfig's storage section comes first; this one replaces it.
+	body, _ := os.ReadFile(path)
+	body = []byte(strings.Replace(string(body), "storage:\n  dsn:", "# storage:\n#  dsn:", 1))
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runFull(t, "", "check-config", "--config", path)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"issuer            " + issuer, "postgres postgres://authserver:xxxxx@127.0.0.1:1/authserver", "ES256, RS256",
+		"cli", "grants password", "users             1: carol", "configuration is valid"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "hunter2") || strings.Contains(stdout, "cli-secret") || strings.Contains(stdout, "carol-password") {
+		t.Errorf("summary shows a secret:\n%s", stdout)
+	}
+
+	// Decoding and validation problems, all in one run.
+	bad, _ := writeConfig(t, `tokens: {auth_code_ttl: 1h, access_token_ttl: soon}
+colour: blue
+signing: {algorithms: HS256}
+`)
+	code, stdout, stderr = runFull(t, "", "check-config", "--config", bad)
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	for _, want := range []string{`unknown key "colour"`, "tokens.access_token_ttl must be a duration", "tokens.auth_code_ttl", `signing.algorithms[0]: unknown algorithm "HS256"`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestMaskDSN(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
+		"postgres://u@h/db?password=pw":             "postgres://u@h/db?password=xxxxx",
+		"host=h user=u password=pw dbname=d":        "host=h user=u password=xxxxx dbname=d",
+		"host=h password='p w' dbname=d":            "host=h password=xxxxx dbname=d",
+		"./data/authserver.db":                      "./data/authserver.db",
+		"postgres://u@h/db":                         "postgres://u@h/db",
+	} {
+		if got := maskDSN(in); got != want {
+			t.Errorf("maskDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The embedded demo (published secrets) starts only on loopback; a file with
+// the same issuer is the operator's own decision.
+func TestDemoRefusesNonLoopbackIssuer(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("AUTHSERVER_CONFIG", "")
+	t.Setenv("AUTHSERVER_ISSUER", "https://auth.example.com")
+	for _, args := range [][]string{{"serve"}, {}, {"check-config"}} {
+		code, _, stderr := runFull(t, "", args...)
+		if code != 1 || !strings.Contains(stderr, "Write a configuration file") || !strings.Contains(stderr, "authserver check-config --config FILE") {
+			t.Errorf("%q: exit %d, stderr:\n%s", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat("data"); !os.IsNotExist(err) {
+		t.Errorf("the refused demo created its data directory: %v", err)
+	}
+	t.Setenv("AUTHSERVER_ISSUER", "")
+	t.Setenv("AUTHSERVER_LISTEN", "0.0.0.0:9096")
+	if code, _, stderr := runFull(t, "", "check-config"); code != 1 || !strings.Contains(stderr, "only on loopback") {
+		t.Errorf("demo on every interface: exit %d, stderr:\n%s", code, stderr)
+	}
+	t.Setenv("AUTHSERVER_LISTEN", "")
+
+	path, _ := writeConfig(t, "")
+	t.Setenv("AUTHSERVER_ISSUER", "https://auth.example.com")
+	if code, stdout, stderr := runFull(t, "", "check-config", "--config", path); code != 0 || !strings.Contains(stdout, "https://auth.example.com") {
+		t.Errorf("a file with a public issuer: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// With a configuration file the database holds what the file names and
+// nothing of the demo.
+func TestConfigFileSeedsOnlyWhatItNames(t *testing.T) {
+	t.Parallel()
+	path, issuer := writeConfig(t, "")
+	serveFor(t, path, issuer)()
+	clients, err := runCmd(t, "", "client", "list", "--config", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := runCmd(t, "", "user", "list", "--config", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(clients, "\n"); n != 2 || !strings.Contains(clients, "cli ") {
+		t.Errorf("clients:\n%s\nwant the header and cli", clients)
+	}
+	if n := strings.Count(users, "\n"); n != 2 || !strings.Contains(users, "carol ") {
+		t.Errorf("users:\n%s\nwant the header and carol", users)
+	}
+}
+
+// `client add` without --audience needs tokens.default_audience, and says so
+// in the flags' names.
+func TestClientAddNeedsAnAudience(t *testing.T) {
+	t.Parallel()
+	path, _ := writeConfig(t, "")
+	_, err := runCmd(t, "", "client", "add", "--config", path, "--id", "app", "--redirect-uri", "https://app.example.com/cb")
+	if err == nil || !strings.Contains(err.Error(), "--audience") || !strings.Contains(err.Error(), "tokens.default_audience") {
+		t.Fatalf("err = %v, want one naming --audience and tokens.default_audience", err)
+	}
+	if _, err := runCmd(t, "", "client", "add", "--config", path, "--id", "app", "--redirect-uri", "https://app.example.com/cb",
+		"--audience", "https://api.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "", "client", "add", "--config", path, "--id", "app", "--redirect-uri", "https://app.example.com/cb",
+		"--audience", "https://api.example.com"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("adding app twice: %v", err)
+	}
+}
+
+// Each administration command logs its audit event to the process log, and
+// no secret it handled: not the generated client secret, not a password.
+func TestAdminCommandsAreAudited(t *testing.T) {
+	t.Parallel()
+	path, _ := writeConfig(t, "log: {format: json}\n")
+	var logs strings.Builder
+	step := func(stdin string, args ...string) string {
+		t.Helper()
+		var out strings.Builder
+		if err := run(context.Background(), append(args, "--config", path), strings.NewReader(stdin), &out, &logs); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		return out.String()
+	}
+	out := step("", "client", "add", "--id", "new-app", "--redirect-uri", "https://new.example/cb", "--audience", "https://api.example.com")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	secret := lines[len(lines)-1]
+	if len(secret) < 40 {
+		t.Fatalf("no secret in the output:\n%s", out)
+	}
+	step("first-password-dave\n", "user", "add", "dave")
+	step("second-password-dave\n", "user", "passwd", "dave")
+	step("", "user", "remove", "dave")
+	step("", "client", "remove", "new-app")
+
+	events := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if ev, _ := rec["event"].(string); ev != "" {
+			if rec["level"] != "AUDIT" {
+				t.Errorf("%s logged at level %v", ev, rec["level"])
+			}
+			events[ev] = rec
+		}
+	}
+	for ev, attr := range map[string]string{"client.created": "client_id", "client.removed": "client_id",
+		"user.created": "user_id", "user.password_changed": "user_id", "user.removed": "user_id"} {
+		rec, ok := events[ev]
+		if !ok || rec[attr] == "" || rec[attr] == nil {
+			t.Errorf("event %s with %s missing from the log:\n%s", ev, attr, logs.String())
+		}
+	}
+	if events["client.created"]["client_id"] != "new-app" || events["user.created"]["username"] != "dave" {
+		t.Errorf("events name the wrong client or user: %v", events)
+	}
+	for _, s := range []string{secret, "first-password-dave", "second-password-dave"} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log contains the secret %q:\n%s", s, logs.String())
+		}
+	}
 }

@@ -7,13 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/setup"
-	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
+	"github.com/authserver-dev/authserver/authserver/tlsserve"
 	"github.com/authserver-dev/authserver/config"
 )
 
@@ -25,44 +28,90 @@ type serveOptions struct {
 	DevTLS bool
 }
 
+// serve runs the provider until ctx ends (SIGINT or SIGTERM), then drains
+// and closes the store. The process mechanics are package tlsserve's.
 func serve(ctx context.Context, cfg config.Config, opts serveOptions, log *slog.Logger) error {
+	// Subscribe to SIGHUP first: without a handler it would kill the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	cert, err := certificate(&cfg, opts, log)
+	if err != nil {
+		return err
+	}
 	app, err := setup.Open(ctx, cfg, setup.Options{Logger: log, Getenv: os.Getenv})
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	ln, err := net.Listen("tcp", cfg.Listen)
+	defer func() {
+		if err := app.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+		log.Info("stopped")
+	}()
+	srv := &tlsserve.Server{
+		Handler: app.Server, Cert: cert, Metrics: app.Metrics, Reload: hup, Log: log,
+		Background: []func(context.Context){
+			func(ctx context.Context) {
+				app.Server.RunHousekeeping(ctx, cfg.Housekeeping.Interval.Std(), cfg.Housekeeping.BatchSize)
+			},
+			func(ctx context.Context) { app.Server.RunKeyRotation(ctx, cfg.Signing.KeyCheckInterval.Std()) },
+		},
+	}
+	if srv.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return err
+	}
+	if m := cfg.Observability.MetricsListen; m != config.MetricsOff && app.Metrics != nil {
+		if srv.MetricsListener, err = net.Listen("tcp", m); err != nil {
+			srv.Listener.Close()
+			return fmt.Errorf("observability.metrics_listen: %w", err)
+		}
+	}
+	log.Info("authserver listening", "issuer", cfg.Issuer, "addr", srv.Listener.Addr().String(), "tls", cert != nil, "storage", cfg.Storage.Driver)
+	if opts.Demo {
+		log.Info("next: start the sample API with `go run ./cmd/resource` and the demo client with `go run ./cmd/democlient`, then open http://127.0.0.1:9094 (user alice, password alice-password)")
+		if cert != nil {
+			// Go programs on Linux take their trusted roots from SSL_CERT_FILE.
+			log.Info("with --dev-tls, give both of them `--issuer " + cfg.Issuer + "` and run them with SSL_CERT_FILE=" + filepath.Join(filepath.Dir(cfg.KEKFile()), tlsserve.DevCertFile))
+		}
+	}
+	return srv.Run(ctx)
+}
+
+// certificate loads tls.cert_file/key_file, or with --dev-tls the
+// development certificate, for which it turns a loopback http issuer into
+// https before anything (discovery above all) is built from it. nil means
+// plain http.
+func certificate(cfg *config.Config, opts serveOptions, log *slog.Logger) (*tlsserve.Certificate, error) {
+	if !opts.DevTLS {
+		if cfg.TLS.CertFile == "" {
+			return nil, nil
+		}
+		return tlsserve.LoadCertificate(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	}
+	if cfg.TLS.CertFile != "" {
+		return nil, errors.New("--dev-tls and tls.cert_file exclude each other: drop one")
+	}
+	issuer, ok := tlsserve.DevIssuer(cfg.Issuer)
+	if !ok {
+		log.Warn("the development certificate covers only 127.0.0.1, ::1 and localhost, not the issuer's host", "issuer", cfg.Issuer)
+	}
+	cfg.Issuer = issuer
+	dc, err := tlsserve.DevCertificate(filepath.Dir(cfg.KEKFile()), time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           app.Server,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	log.Info("authserver listening", "issuer", cfg.Issuer, "addr", ln.Addr().String(), "storage", cfg.Storage.Driver)
-	log.Info("next: start the sample API with `go run ./cmd/resource` and the demo client with `go run ./cmd/democlient`, then open http://127.0.0.1:9094 (user alice, password alice-password)")
-	go app.Server.RunHousekeeping(ctx, cfg.Housekeeping.Interval.Std(), cfg.Housekeeping.BatchSize)
-	go app.Server.RunKeyRotation(ctx, cfg.Signing.KeyCheckInterval.Std())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	host := strings.TrimPrefix(issuer, "https://")
+	host, _, _ = strings.Cut(host, "/")
+	log.Info("development TLS certificate (self-signed, for this machine only)", "cert", dc.CertFile, "sha256", dc.SHA256, "created", dc.Created)
+	log.Info("trust it: curl --cacert " + dc.CertFile + " " + issuer + "/.well-known/openid-configuration")
+	log.Info("or check it: openssl s_client -connect " + host + " -CAfile " + dc.CertFile + " -verify_return_error </dev/null")
+	return tlsserve.LoadCertificate(dc.CertFile, dc.KeyFile)
 }
 
 func migrate(ctx context.Context, cfg config.Config, out io.Writer) error {
-	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	store, err := setup.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -79,7 +128,7 @@ func migrate(ctx context.Context, cfg config.Config, out io.Writer) error {
 // works on the database, so a running server picks the change up at its next
 // key check (signing.key_check_interval) without a restart.
 func keysCmd(ctx context.Context, cfg config.Config, sub string, out io.Writer) error {
-	store, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	store, err := setup.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

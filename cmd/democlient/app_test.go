@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -286,8 +285,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr bytes.Buffer
-			c, cr, err := parseFlags(tc.mode, tc.args, &stderr)
+			c, cr, err := parseFlags(tc.mode, tc.args, func(string) string { return "" })
 			if (err != nil) != tc.wantError {
 				t.Fatalf("err = %v, wantError %t", err, tc.wantError)
 			}

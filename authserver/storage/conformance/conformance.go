@@ -35,8 +35,10 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RefreshTokens", refreshTokenCases},
 		{"AccessTokenRevocations", accessTokenRevocationCases},
 		{"Housekeeping", housekeepingCases},
+		{"Throttle", throttleCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
+		{"Availability", availabilityCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

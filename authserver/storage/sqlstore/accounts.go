@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -18,7 +17,7 @@ import (
 // UpsertClient creates the client or replaces every field but CreatedAt.
 func (s *Store) UpsertClient(ctx context.Context, c storage.Client) error {
 	if _, err := s.w.ExecContext(ctx, s.q.upsertClient, clientArgs(c)...); err != nil {
-		return fmt.Errorf("sqlstore: upsert client: %w", err)
+		return failed("upsert client", err)
 	}
 	return nil
 }
@@ -56,7 +55,7 @@ func (s *Store) UpsertUser(ctx context.Context, u storage.User) (storage.User, e
 		if s.d.uniqueViolation(err) {
 			return storage.User{}, storage.ErrConflict
 		}
-		return storage.User{}, fmt.Errorf("sqlstore: upsert user: %w", err)
+		return storage.User{}, failed("upsert user", err)
 	}
 	return stored, nil
 }
@@ -128,7 +127,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 	case errors.Is(err, storage.ErrNotFound):
 		return err
 	default:
-		return fmt.Errorf("sqlstore: delete user: %w", err)
+		return failed("delete user", err)
 	}
 }
 
@@ -154,7 +153,7 @@ func (s *Store) UpdateSigningKey(ctx context.Context, r keys.Record) error {
 // replicas pruning expired keys at the same time must not fail each other.
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	if _, err := s.w.ExecContext(ctx, s.q.deleteSigningKey, id); err != nil {
-		return fmt.Errorf("sqlstore: delete signing key: %w", err)
+		return failed("delete signing key", err)
 	}
 	return nil
 }
@@ -164,11 +163,11 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 func (s *Store) execOne(ctx context.Context, op, query string, args ...any) error {
 	res, err := s.w.ExecContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
+		return failed(op, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
+		return failed(op, err)
 	}
 	if n == 0 {
 		return storage.ErrNotFound
@@ -180,19 +179,19 @@ func (s *Store) execOne(ctx context.Context, op, query string, args ...any) erro
 func list[T any](ctx context.Context, db *sql.DB, op, query string, scan func(row) (T, error), args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+		return nil, failed(op, err)
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+			return nil, failed(op, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: %s: %w", op, err)
+		return nil, failed(op, err)
 	}
 	return out, nil
 }

@@ -65,7 +65,7 @@ func (c listCol) Scan(src any) error {
 	}
 	var l []string
 	if err := json.Unmarshal(b, &l); err != nil {
-		return fmt.Errorf("sqlstore: list column: %w", err)
+		return failed("list column", err)
 	}
 	if len(l) == 0 {
 		l = nil
@@ -167,5 +167,5 @@ func notFound(op string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.ErrNotFound
 	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
+	return failed(op, err)
 }

@@ -10,7 +10,7 @@ func OpenAtVersion(ctx context.Context, driver, dsn string, version int) (*Store
 	if err != nil {
 		return nil, err
 	}
-	s, err := connect(ctx, driver, dsn)
+	s, err := connect(ctx, driver, dsn, Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -26,4 +26,14 @@ func OpenAtVersion(ctx context.Context, driver, dsn string, version int) (*Store
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.w.ExecContext(ctx, s.d.rebind(query), args...)
 	return err
+}
+
+// LatestVersion is the schema version a fresh Open migrates to: the number
+// of embedded migration files.
+func LatestVersion() int {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		panic(err)
+	}
+	return len(ms)
 }

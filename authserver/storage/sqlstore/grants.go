@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -34,7 +33,7 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash, familyID string, 
 		return c, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return storage.AuthCode{}, fmt.Errorf("sqlstore: consume auth code: %w", err)
+		return storage.AuthCode{}, failed("consume auth code", err)
 	}
 	// The UPDATE has returned, so a winner, if any, has committed and this
 	// read sees its used_at and family_id.
@@ -68,7 +67,7 @@ func (s *Store) GetSession(ctx context.Context, idHash string, now time.Time) (s
 // that logging out twice (or from two tabs) succeeds.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 	if _, err := s.w.ExecContext(ctx, s.q.deleteSession, idHash); err != nil {
-		return fmt.Errorf("sqlstore: delete session: %w", err)
+		return failed("delete session", err)
 	}
 	return nil
 }
@@ -185,7 +184,7 @@ func (s *Store) replaceRefreshToken(ctx context.Context, op, claim string, args 
 	case s.d.uniqueViolation(err):
 		return storage.RefreshToken{}, storage.ErrConflict
 	default:
-		return storage.RefreshToken{}, fmt.Errorf("sqlstore: %s: %w", op, err)
+		return storage.RefreshToken{}, failed(op, err)
 	}
 }
 
@@ -228,7 +227,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlstore: revoke family: %w", err)
+		return failed("revoke family", err)
 	}
 	return nil
 }
@@ -237,7 +236,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
 	var n int
 	if err := s.r.QueryRowContext(ctx, s.q.familyRevoked, familyID).Scan(&n); err != nil {
-		return false, fmt.Errorf("sqlstore: family revoked: %w", err)
+		return false, failed("family revoked", err)
 	}
 	return n > 0, nil
 }
@@ -248,7 +247,7 @@ func (s *Store) insert(ctx context.Context, op, query string, args []any) error 
 		if s.d.uniqueViolation(err) {
 			return storage.ErrConflict
 		}
-		return fmt.Errorf("sqlstore: %s: %w", op, err)
+		return failed(op, err)
 	}
 	return nil
 }

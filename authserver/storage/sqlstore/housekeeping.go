@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -15,7 +14,7 @@ import (
 // usable again.
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	if _, err := s.w.ExecContext(ctx, s.q.revokeAccessToken, jti, timeArg(expiresAt)); err != nil {
-		return fmt.Errorf("sqlstore: revoke access token: %w", err)
+		return failed("revoke access token", err)
 	}
 	return nil
 }
@@ -26,7 +25,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int
 	if err := s.r.QueryRowContext(ctx, s.q.accessTokenRevoked, jti).Scan(&n); err != nil {
-		return false, fmt.Errorf("sqlstore: access token revoked: %w", err)
+		return false, failed("access token revoked", err)
 	}
 	return n > 0, nil
 }
@@ -62,14 +61,15 @@ func (s *Store) PurgeExpired(ctx context.Context, now, spentBefore, revokedBefor
 		{"refresh tokens", s.q.purgeRefreshTokens, []any{n, n, timeArg(spentBefore), limit}},
 		{"access token revocations", s.q.purgeAccessTokenRevocations, []any{n, limit}},
 		{"family revocations", s.q.purgeFamilyRevocations, []any{timeArg(revokedBefore), limit}},
+		{"throttle counters", s.q.throttle.purge, []any{n, limit}},
 	} {
 		res, err := s.w.ExecContext(ctx, st.query, st.args...)
 		if err != nil {
-			return total, fmt.Errorf("sqlstore: purge %s: %w", st.kind, err)
+			return total, failed("purge "+st.kind, err)
 		}
 		deleted, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("sqlstore: purge %s: %w", st.kind, err)
+			return total, failed("purge "+st.kind, err)
 		}
 		total += int(deleted)
 	}

@@ -35,7 +35,7 @@ func TestLoadMigrations(t *testing.T) {
 		files    fs.FS
 		versions []int // nil: an error is expected
 	}{
-		{"Embedded", migrationFiles, []int{1, 2}},
+		{"Embedded", migrationFiles, []int{1, 2, 3}},
 		{"SortedNumerically", fstest.MapFS{
 			"migrations/0010_j.sql": file("j"), "migrations/0002_b.sql": file("b"), "migrations/0001_a.sql": file("a"),
 			"migrations/0003_c.sql": file("c"), "migrations/0004_d.sql": file("d"), "migrations/0005_e.sql": file("e"),
@@ -87,7 +87,7 @@ func TestSQLitePragmas(t *testing.T) {
 		{"writer", s.w, "journal_mode", "wal"},
 		{"writer", s.w, "busy_timeout", "5000"},
 		{"writer", s.w, "foreign_keys", "1"},
-		{"writer", s.w, "synchronous", "1"}, // NORMAL
+		{"writer", s.w, "synchronous", "2"}, // FULL, the default
 		{"reader", s.r, "journal_mode", "wal"},
 		{"reader", s.r, "busy_timeout", "5000"},
 		{"reader", s.r, "query_only", "1"},

@@ -43,6 +43,8 @@ type queries struct {
 	purgeAuthCodes, purgeSessions, purgeRefreshTokens, purgeAccessTokenRevocations, purgeFamilyRevocations string
 
 	insertSigningKey, listSigningKeys, updateSigningKey, deleteSigningKey string
+
+	throttle throttleQueries
 }
 
 func newQueries(d dialect) queries {
@@ -182,5 +184,7 @@ func newQueries(d dialect) queries {
 		updateSigningKey: r(`UPDATE signing_keys SET state = ?, activates_at = ?, retired_at = ?, expires_at = ?
 			WHERE id = ?`),
 		deleteSigningKey: r(`DELETE FROM signing_keys WHERE id = ?`),
+
+		throttle: newThrottleQueries(r),
 	}
 }

@@ -19,12 +19,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/keys"
@@ -62,11 +66,11 @@ func (s *Store) LockSigningKeys(ctx context.Context, fn func(context.Context) er
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: lock signing keys: %w", err)
+		return failed("lock signing keys", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	if _, err := tx.ExecContext(ctx, s.d.keysLock); err != nil {
-		return fmt.Errorf("sqlstore: lock signing keys: %w", err)
+		return failed("lock signing keys", err)
 	}
 	if err := fn(ctx); err != nil {
 		return err
@@ -74,11 +78,27 @@ func (s *Store) LockSigningKeys(ctx context.Context, fn func(context.Context) er
 	return tx.Commit()
 }
 
+// Options tune a backend beyond its DSN. The zero value is the safe default.
+type Options struct {
+	// SQLiteSynchronous is SQLite's synchronous pragma: "full" (or "", the
+	// default: a committed transaction survives a power cut, at the cost of
+	// an fsync of the WAL per commit) or "normal" (the WAL is synced only at
+	// checkpoints: a power cut may lose the last transactions, but the file is
+	// never corrupted). PostgreSQL ignores it.
+	SQLiteSynchronous string
+}
+
 // Open connects to the database, applies pending migrations and returns the
-// store. driver is "sqlite" (dsn: a file path or a "file:" URI; its parent
-// directory is created) or "postgres" (dsn: a pgx connection string).
+// store, with the default Options. driver is "sqlite" (dsn: a file path or a
+// "file:" URI; the file is created 0600 and its missing parent directories
+// 0700) or "postgres" (dsn: a pgx connection string).
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
-	s, err := connect(ctx, driver, dsn)
+	return OpenWith(ctx, driver, dsn, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, driver, dsn string, o Options) (*Store, error) {
+	s, err := connect(ctx, driver, dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +111,14 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 
 // connect opens the pools and checks that the database answers, without
 // migrating.
-func connect(ctx context.Context, driver, dsn string) (*Store, error) {
+func connect(ctx context.Context, driver, dsn string, o Options) (*Store, error) {
 	var (
 		s   *Store
 		err error
 	)
 	switch driver {
 	case "sqlite":
-		s, err = openSQLite(dsn)
+		s, err = openSQLite(dsn, o)
 	case "postgres":
 		s, err = openPostgres(dsn)
 	default:
@@ -109,7 +129,7 @@ func connect(ctx context.Context, driver, dsn string) (*Store, error) {
 	}
 	if err := s.w.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("sqlstore: connect %s: %w", driver, err)
+		return nil, failed("connect "+driver, err)
 	}
 	return s, nil
 }
@@ -119,18 +139,33 @@ func newStore(d dialect, w, r *sql.DB) *Store {
 }
 
 // sqlitePragmas are set on every writer connection. busy_timeout covers other
-// processes on the same file; synchronous=NORMAL is durable enough in WAL mode
-// (a power loss may drop the last commits, never corrupt the file).
-var sqlitePragmas = []string{
-	"_pragma=busy_timeout(5000)",
-	"_pragma=journal_mode(WAL)",
-	"_pragma=foreign_keys(1)",
-	"_pragma=synchronous(NORMAL)",
+// processes on the same file; synchronous is Options.SQLiteSynchronous (see
+// there for what each level can lose).
+func sqlitePragmas(o Options) ([]string, error) {
+	var sync string
+	switch o.SQLiteSynchronous {
+	case "", "full":
+		sync = "FULL"
+	case "normal":
+		sync = "NORMAL"
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown sqlite synchronous level %q (want full or normal)", o.SQLiteSynchronous)
+	}
+	return []string{
+		"_pragma=busy_timeout(5000)",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=foreign_keys(1)",
+		"_pragma=synchronous(" + sync + ")",
+	}, nil
 }
 
-func openSQLite(dsn string) (*Store, error) {
+func openSQLite(dsn string, o Options) (*Store, error) {
 	if dsn == "" {
 		return nil, errors.New("sqlstore: empty sqlite dsn")
+	}
+	pragmas, err := sqlitePragmas(o)
+	if err != nil {
+		return nil, err
 	}
 	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	if strings.HasPrefix(path, "///") { // file:///abs/path
@@ -140,6 +175,9 @@ func openSQLite(dsn string) (*Store, error) {
 	if !memory {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("sqlstore: create directory for %s: %w", path, err)
+		}
+		if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("sqlstore: create %s: %w", path, err)
 		}
 	}
 	withParams := func(params ...string) string {
@@ -152,7 +190,7 @@ func openSQLite(dsn string) (*Store, error) {
 	// Every transaction here writes, so it starts with BEGIN IMMEDIATE: a
 	// deferred one that upgrades from read to write can fail with SQLITE_BUSY
 	// without waiting, which busy_timeout cannot help.
-	w, err := sql.Open("sqlite", withParams(append(sqlitePragmas, "_txlock=immediate")...))
+	w, err := sql.Open("sqlite", withParams(append(pragmas, "_txlock=immediate")...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
@@ -173,11 +211,37 @@ func openSQLite(dsn string) (*Store, error) {
 	return newStore(sqliteDialect, w, r), nil
 }
 
+// postgresConnectTimeout bounds a connection attempt when the DSN does not
+// (connect_timeout): without it, a database host that drops packets holds
+// every request for the operating system's TCP timeout, minutes, instead of
+// answering 503 "try again" in seconds.
+const postgresConnectTimeout = 5 * time.Second
+
+// createPrivate creates an empty database file with mode 0600 if there is
+// none. SQLite would create it 0644 less the umask, readable by every local
+// user; it opens an empty file as a new database, and creates the -wal and
+// -shm files with the mode of the database file, so all three stay private.
+// An existing file keeps its mode: the operator may have chosen it.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 func openPostgres(dsn string) (*Store, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = postgresConnectTimeout
+	}
+	db := stdlib.OpenDB(*cfg)
 	// Bounded so that several replicas stay under the server's
 	// max_connections (100 by default); idle connections are recycled so
 	// that a failover or a PgBouncer restart is picked up.

@@ -19,7 +19,7 @@ import (
 )
 
 // schemaVersion is the number of files in migrations/.
-const schemaVersion = 2
+var schemaVersion = sqlstore.LatestVersion()
 
 func TestSQLite(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) storage.Store {

@@ -1,0 +1,77 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
+)
+
+// availabilityCases are Ping and the storage.ErrUnavailable contract. An
+// operation whose context deadline has passed is the one outage every
+// backend can be given in a test: it must read as "try again", never as a
+// missing record or a replay. Backends test real outages (a cut connection)
+// in their own tests.
+var availabilityCases = []testCase{
+	{"PingAnswers", func(t *testing.T, s storage.Store) {
+		mustOK(t, "Ping", s.Ping(context.Background()))
+	}},
+	{"PassedDeadlineIsUnavailable", func(t *testing.T, s storage.Store) {
+		bg := context.Background()
+		mustOK(t, "UpsertClient", s.UpsertClient(bg, fullClient("c1")))
+		mustOK(t, "CreateAuthCode", s.CreateAuthCode(bg, authCode("code-1", at(time.Minute))))
+		mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("rt-1", "fam-1")))
+
+		ctx, cancel := context.WithDeadline(bg, time.Now().Add(-time.Second))
+		defer cancel()
+		calls := []struct {
+			name string
+			call func() error
+		}{
+			{"Ping", func() error { return s.Ping(ctx) }},
+			{"GetClient", func() error { _, err := s.GetClient(ctx, "c1"); return err }},
+			{"GetUserByUsername", func() error { _, err := s.GetUserByUsername(ctx, "nobody"); return err }},
+			{"ConsumeAuthCode", func() error {
+				_, err := s.ConsumeAuthCode(ctx, storage.Hash("code-1"), "fam-x", t0)
+				return err
+			}},
+			{"CreateSession", func() error { return s.CreateSession(ctx, session("sess-1")) }},
+			{"GetSession", func() error { _, err := s.GetSession(ctx, storage.Hash("sess-1"), t0); return err }},
+			{"GetRefreshToken", func() error { _, err := s.GetRefreshToken(ctx, storage.Hash("rt-1")); return err }},
+			{"RotateRefreshToken", func() error {
+				_, err := s.RotateRefreshToken(ctx, storage.Hash("rt-1"), refreshToken("rt-2", "fam-1"), t0)
+				return err
+			}},
+			{"RevokeFamily", func() error { return s.RevokeFamily(ctx, "fam-1", t0) }},
+			{"FamilyRevoked", func() error { _, err := s.FamilyRevoked(ctx, "fam-1"); return err }},
+			{"AccessTokenRevoked", func() error { _, err := s.AccessTokenRevoked(ctx, "jti"); return err }},
+			{"ListSigningKeys", func() error { _, err := s.ListSigningKeys(ctx); return err }},
+			{"DeleteUser", func() error { return s.DeleteUser(ctx, "nobody", t0) }},
+		}
+		for _, c := range calls {
+			err := c.call()
+			if !errors.Is(err, storage.ErrUnavailable) {
+				t.Errorf("%s after its deadline: got %v, want an error wrapping storage.ErrUnavailable", c.name, err)
+			}
+			for _, wrong := range []error{storage.ErrNotFound, storage.ErrAlreadyUsed, storage.ErrConflict} {
+				if errors.Is(err, wrong) {
+					t.Errorf("%s after its deadline reads as %v", c.name, wrong)
+				}
+			}
+		}
+		// Nothing was consumed or rotated by the failed calls.
+		_, err := s.ConsumeAuthCode(bg, storage.Hash("code-1"), "fam-1", t0)
+		mustOK(t, "ConsumeAuthCode afterwards", err)
+		_, err = s.RotateRefreshToken(bg, storage.Hash("rt-1"), refreshToken("rt-2", "fam-1"), t0)
+		mustOK(t, "RotateRefreshToken afterwards", err)
+	}},
+	{"NotFoundIsNotUnavailable", func(t *testing.T, s storage.Store) {
+		_, err := s.GetClient(context.Background(), "unknown")
+		mustErr(t, "GetClient(unknown)", err, storage.ErrNotFound)
+		if errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("a missing record reads as unavailable: %v", err)
+		}
+	}},
+}
