@@ -58,6 +58,12 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 			return nil, &pageError{http.StatusBadRequest, "Invalid request", name + " was sent more than once."}
 		}
 	}
+	// Malformed values never reach the store. checkParams reports client_id
+	// and redirect_uri first: while they are in doubt, only a page may say so.
+	bad := checkParams(q)
+	if bad != nil && (bad.name == "client_id" || bad.name == "redirect_uri") {
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The " + bad.Error() + "."}
+	}
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	if clientID == "" {
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The application did not say who it is (client_id is missing)."}
@@ -82,6 +88,12 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		if v := q.Get(name); v != "" {
 			req.params.Set(name, v)
 		}
+	}
+	if bad != nil {
+		if bad.name == "state" {
+			req.state = "" // not echoed back
+		}
+		return req, errInvalidRequest("%s", bad.Error())
 	}
 	for name, values := range q {
 		if len(values) > 1 {
@@ -199,18 +211,33 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.parsePageForm(w, r) {
 		return
 	}
+	// The credentials are this form's own, checked below; the rest is the
+	// authorization request. Nothing after this may persist or log pw.
+	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	for _, name := range []string{"username", "password"} {
+		r.PostForm.Del(name)
+		r.Form.Del(name)
+	}
 	req, err := s.parseAuthorize(r.Context(), r.PostForm)
 	if err != nil {
 		s.authorizeError(w, r, req, err)
 		return
 	}
-	username, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
-	r.PostForm.Del("password")
+	if !s.checkCSRF(w, r, csrfLogin, req.params) {
+		return
+	}
+	if checkParam("username", username) != nil || checkParam("password", pw) != nil {
+		s.renderLogin(w, r, req, "", "This is not a valid username and password.", http.StatusBadRequest, "")
+		return
+	}
 	if username == "" || pw == "" {
 		s.renderLogin(w, r, req, username, "Enter your username and password.", http.StatusBadRequest, "")
 		return
 	}
 	user, failure, err := s.checkPassword(r.Context(), username, pw)
+	if s.loginThrottled(w, r, req, username, err) {
+		return
+	}
 	if err != nil {
 		s.authorizeError(w, r, req, err)
 		return
@@ -250,11 +277,11 @@ func (s *Server) handlePostAuthorize(w http.ResponseWriter, r *http.Request) {
 
 // handleConsent takes the consent form's decision.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	if !s.checkCSRF(w, r) {
+	if !s.sameOrigin(w, r) {
 		return
 	}
 	req, sess, ok := s.authorizeRequest(w, r, r.PostForm)
-	if !ok {
+	if !ok || !s.checkCSRF(w, r, csrfConsent, req.params) {
 		return
 	}
 	if sess == nil {
@@ -271,9 +298,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// parsePageForm reads a page's POST form and checks its CSRF token.
+// parsePageForm reads the POST form of one of our pages, refusing it when a
+// browser says it came from another origin; the handler then checks its
+// CSRF token against the request it carries (checkCSRF).
 func (s *Server) parsePageForm(w http.ResponseWriter, r *http.Request) bool {
-	return s.parseForm(w, r) && s.checkCSRF(w, r)
+	return s.parseForm(w, r) && s.sameOrigin(w, r)
 }
 
 // parseForm reads a bounded POST form; on failure it has answered.
@@ -286,9 +315,15 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// checkCSRF checks the form's CSRF token; on failure it has answered.
-func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
-	if !s.validCSRF(r) {
+// checkCSRF refuses a form from another origin, or whose CSRF token was not
+// issued for this purpose, request (params), browser and session within
+// CSRFTokenTTL. Every state-changing page form calls it. On failure it has
+// answered.
+func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request, purpose string, params url.Values) bool {
+	if !s.sameOrigin(w, r) {
+		return false
+	}
+	if !s.validCSRF(r, purpose, params) {
 		s.renderError(w, http.StatusForbidden, "The form has expired",
 			"This form was not sent from this sign-in page, or it is too old.", "Go back to the application and start again.")
 		return false
@@ -363,7 +398,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzR
 		Username:   username,
 		Error:      msg,
 		SignedInAs: signedInAs,
-		CSRFToken:  s.csrfToken(w, r),
+		CSRFToken:  s.csrfToken(w, r, csrfLogin, req.params),
 		Action:     s.path(pathLogin),
 		Hidden:     fieldsOf(req.params, authorizeParams),
 	})
@@ -385,7 +420,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *auth
 		ClientName: clientName(req.client),
 		Username:   user.Username,
 		NotYouURL:  s.path(pathAuthorize) + "?" + notYou.Encode(),
-		CSRFToken:  s.csrfToken(w, r),
+		CSRFToken:  s.csrfToken(w, r, csrfConsent, req.params),
 		Action:     s.path(pathAuthorize),
 		Scopes:     scopes,
 		Hidden:     fieldsOf(req.params, authorizeParams),

@@ -2,7 +2,9 @@ package authserver
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"strings"
@@ -43,6 +45,9 @@ type grant struct {
 	familyID string
 	// wantRefresh says whether this grant may issue a refresh token.
 	wantRefresh bool
+	// redirectURI and codeVerifier are what a code redemption sent: the
+	// store consumes the code only when they and client match it.
+	redirectURI, codeVerifier string
 }
 
 func withGrant(ctx context.Context, g *grant) context.Context {
@@ -177,14 +182,25 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 }
 
 // GetByCode consumes the code atomically (defect 5): the library reads then
-// deletes, so two concurrent redemptions could both succeed. A replayed code
-// revokes the family its first redemption created (RFC 6749 §4.1.2).
+// deletes, so two concurrent redemptions could both succeed. The library
+// also checks the client, the redirect URI and PKCE only after its delete,
+// so any client (a public one needs no secret) holding a leaked code could
+// burn it, or by replaying it revoke the user's grant; here they are
+// conditions of the consuming UPDATE itself. A replayed code revokes the
+// family its first redemption created (RFC 6749 §4.1.2), but only when the
+// replay matches the code as a first redemption would have to.
 func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenInfo, error) {
 	g := grantFrom(ctx)
-	rec, err := ts.s.store.ConsumeAuthCode(ctx, storage.Hash(code), g.familyID, ts.s.now())
+	rec, err := ts.s.store.ConsumeAuthCode(ctx, storage.Hash(code), storage.CodeRedemption{
+		ClientID:      g.client.ID,
+		RedirectURI:   g.redirectURI,
+		CodeChallenge: pkceS256(g.codeVerifier),
+		FamilyID:      g.familyID,
+	}, ts.s.now())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return nil, errInvalidGrant("the authorization code is invalid or expired")
+		return nil, errInvalidGrant("the authorization code is invalid or expired, or was issued to another client or redirect_uri, " +
+			"or code_verifier does not match its code_challenge (PKCE S256)")
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		observe.Audit(ctx, ts.s.log, observe.EventCodeReplayed, slog.String("client_id", rec.ClientID),
 			slog.String("subject", rec.UserID), slog.String("family", rec.FamilyID))
@@ -209,6 +225,17 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 	ti.SetCodeCreateAt(time.Now())
 	ti.SetCodeExpiresIn(time.Minute)
 	return ti, nil
+}
+
+// pkceS256 is the RFC 7636 §4.2 S256 challenge of a verifier, "" for none:
+// the only method the authorize endpoint accepts, so the store can compare
+// challenges instead of running the method.
+func pkceS256(verifier string) string {
+	if verifier == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // RemoveByCode has nothing to do: GetByCode consumed the code.
@@ -243,6 +270,12 @@ type accessGenerator struct{ s *Server }
 func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, isGenRefresh bool) (string, string, error) {
 	g := grantFrom(ctx)
 	ti := data.TokenInfo
+	if data.UserID == "" {
+		// The token's sub will be the client id (client credentials).
+		if err := ag.s.checkClientSubject(ctx, g.client); err != nil {
+			return "", "", err
+		}
+	}
 	access, err := ag.s.minter.accessToken(accessClaimsInput{
 		client:   g.client,
 		subject:  subjectOf(g.client, data.UserID),

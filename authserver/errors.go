@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/authserver/throttle"
 )
 
 // protocolError is an OAuth 2.0 error (RFC 6749 §4.1.2.1, §5.2). Constructors
@@ -19,6 +21,8 @@ type protocolError struct {
 	// Status is the HTTP status on the token endpoint: 400 for everything but
 	// invalid_client (401), per RFC 6749 §5.2.
 	Status int
+	// RetryAfter, when set, is sent as Retry-After (a throttled request).
+	RetryAfter time.Duration
 }
 
 func (e *protocolError) Error() string { return e.Code + ": " + e.Description }
@@ -99,6 +103,9 @@ func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	if pe.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
+	if pe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(throttle.Seconds(pe.RetryAfter)))
 	}
 	writeJSON(w, pe.Status, map[string]string{"error": pe.Code, "error_description": pe.Description})
 }

@@ -2,6 +2,9 @@ package authserver
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,6 +21,16 @@ import (
 // the library's RefreshAccessToken does not bind a token to its client
 // (defect 3), grants a wider scope (defect 4) and detects no reuse (defect 6),
 // and every fix would have to live in our store adapter anyway.
+//
+// A family has at most one live (unspent) refresh token at any time: the
+// only token ever stored into it after the first is the successor of the
+// live one, stored as that one is spent (RotateRefreshToken). The successor
+// is derived from the spent token (see successor), so a client that sends
+// the spent token again within the grace window, because two of its
+// requests raced or a response was lost, is answered with that same
+// successor and a fresh access token; nothing new is stored, so no second
+// branch can grow. Any other use of a spent token is reuse and revokes the
+// family.
 func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c storage.Client, _ string) (*tokenResponse, error) {
 	raw := r.PostForm.Get("refresh_token")
 	if raw == "" {
@@ -37,46 +50,55 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 	if !now.Before(old.ExpiresAt) || !now.Before(old.FamilyExpiresAt) {
 		return nil, errInvalidGrant("the refresh token has expired; sign the user in again")
 	}
-	scope, err := narrowedScope(old.Scope, r.PostForm.Get("scope"))
+	granted, err := currentScope(c, old.Scope)
 	if err != nil {
 		return nil, err
 	}
-	next := storage.RefreshToken{
-		FamilyID:        old.FamilyID,
-		ClientID:        old.ClientID,
-		UserID:          old.UserID,
-		Scope:           old.Scope, // the family keeps what the user granted
-		SessionID:       old.SessionID,
-		Nonce:           old.Nonce,
-		AuthTime:        old.AuthTime,
-		CreatedAt:       now,
-		ExpiresAt:       minTime(now.Add(s.cfg.RefreshIdleTTL), old.FamilyExpiresAt),
-		FamilyExpiresAt: old.FamilyExpiresAt,
+	scope, err := narrowedScope(granted, r.PostForm.Get("scope"))
+	if err != nil {
+		return nil, err
 	}
-	nextRaw := randomToken()
-	next.TokenHash = storage.Hash(nextRaw)
+	nextRaw := s.successor(raw)
 	if old.SpentAt.IsZero() {
-		_, err = s.store.RotateRefreshToken(ctx, old.TokenHash, next, now)
-	} else {
-		err = storage.ErrAlreadyUsed
+		next := storage.RefreshToken{
+			TokenHash:       storage.Hash(nextRaw),
+			FamilyID:        old.FamilyID,
+			ClientID:        old.ClientID,
+			UserID:          old.UserID,
+			Scope:           granted, // what the user granted, less what the client lost
+			SessionID:       old.SessionID,
+			Nonce:           old.Nonce,
+			AuthTime:        old.AuthTime,
+			CreatedAt:       now,
+			ExpiresAt:       minTime(now.Add(s.cfg.RefreshIdleTTL), old.FamilyExpiresAt),
+			FamilyExpiresAt: old.FamilyExpiresAt,
+		}
+		spent, err := s.store.RotateRefreshToken(ctx, old.TokenHash, next, now)
+		switch {
+		case errors.Is(err, storage.ErrAlreadyUsed):
+			old = spent // a concurrent request spent it first: a retry
+		case errors.Is(err, storage.ErrNotFound):
+			return nil, errInvalidGrant("the refresh token is invalid or was revoked")
+		case err != nil:
+			return nil, err
+		default:
+			old.SpentAt = time.Time{} // rotated here, not retried
+		}
 	}
-	if errors.Is(err, storage.ErrAlreadyUsed) {
-		err = s.retryWithinGrace(ctx, old.TokenHash, next, now)
-	}
-	if errors.Is(err, storage.ErrAlreadyUsed) {
-		s.metrics.RefreshReuseDetected()
-		observe.Audit(ctx, s.log, observe.EventRefreshReuseDetected, slog.String("client_id", c.ID),
-			slog.String("subject", old.UserID), slog.String("family", old.FamilyID))
-		if err := s.store.RevokeFamily(ctx, old.FamilyID, now); err != nil {
+	if !old.SpentAt.IsZero() {
+		retry, err := s.retryWithinGrace(ctx, old, nextRaw, now)
+		if err != nil {
 			return nil, err
 		}
-		return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is now revoked")
-	}
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, errInvalidGrant("the refresh token is invalid or was revoked")
-	}
-	if err != nil {
-		return nil, err
+		if !retry {
+			s.metrics.RefreshReuseDetected()
+			observe.Audit(ctx, s.log, observe.EventRefreshReuseDetected, slog.String("client_id", c.ID),
+				slog.String("subject", old.UserID), slog.String("family", old.FamilyID))
+			if err := s.store.RevokeFamily(ctx, old.FamilyID, now); err != nil {
+				return nil, err
+			}
+			return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is now revoked")
+		}
 	}
 	g := &grant{client: c, userID: old.UserID, sessionID: old.SessionID, authTime: old.AuthTime, familyID: old.FamilyID}
 	access, err := s.minter.accessToken(accessClaimsInput{
@@ -89,15 +111,53 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 	return s.respond(ctx, g, tokenFields{access: access, refresh: nextRaw, scope: scope, userID: old.UserID, expiresIn: s.cfg.AccessTokenTTL}, nil)
 }
 
-// retryWithinGrace lets a client that refreshed twice at once retry the
-// exact previous token once within the configured grace window; outside it,
-// or a second time, the reuse stands.
-func (s *Server) retryWithinGrace(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time) error {
-	if s.cfg.RefreshReuseGrace <= 0 {
-		return storage.ErrAlreadyUsed
+// retryWithinGrace reports whether a spent token is a retry that the grace
+// window forgives: it was spent less than RefreshReuseGrace ago and its
+// successor is still the family's live token. A successor that was spent in
+// turn means the family moved on without the sender, which is reuse.
+func (s *Server) retryWithinGrace(ctx context.Context, spent storage.RefreshToken, successorRaw string, now time.Time) (bool, error) {
+	if s.cfg.RefreshReuseGrace <= 0 || !spent.SpentAt.After(now.Add(-s.cfg.RefreshReuseGrace)) {
+		return false, nil
 	}
-	_, err := s.store.RetrySpentRefreshToken(ctx, oldHash, next, now.Add(-s.cfg.RefreshReuseGrace), now)
-	return err
+	next, err := s.store.GetRefreshToken(ctx, storage.Hash(successorRaw))
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	live := next.SpentAt.IsZero() && next.FamilyID == spent.FamilyID &&
+		now.Before(next.ExpiresAt) && now.Before(next.FamilyExpiresAt)
+	return live, nil
+}
+
+// successor is the refresh token that rotating raw yields: an HMAC of raw
+// under the server's refresh key (derived from the key-encryption key, so
+// every replica has it). Any replica answering a retry of raw therefore
+// computes the token already stored rather than making a second one, and
+// nothing secret is stored: the store keeps only the successor's SHA-256,
+// and without the key a spent token tells nothing about its successor.
+func (s *Server) successor(raw string) string {
+	m := hmac.New(sha256.New, s.cfg.RefreshKey)
+	m.Write([]byte(raw))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// currentScope is what a refresh may still grant: the family's scope less
+// every scope the client is no longer registered for, so that removing a
+// scope from a client's configuration takes effect at its next refresh. A
+// client that lost offline_access may not refresh at all (OIDC Core §11).
+func currentScope(c storage.Client, granted string) (string, error) {
+	var out []string
+	for _, sc := range strings.Fields(granted) {
+		if slices.Contains(c.Scopes, sc) {
+			out = append(out, sc)
+		}
+	}
+	if hasScope(granted, "offline_access") && !slices.Contains(out, "offline_access") {
+		return "", errInvalidGrant("client %s is no longer allowed offline_access; sign the user in again", c.ID)
+	}
+	return strings.Join(out, " "), nil
 }
 
 // narrowedScope is the scope of a refreshed access token: the requested one,
@@ -110,7 +170,7 @@ func narrowedScope(granted, requested string) (string, error) {
 	var out []string
 	for _, sc := range strings.Fields(requested) {
 		if !slices.Contains(have, sc) {
-			return "", errInvalidScope("scope %s was not granted to this refresh token; a refresh may only narrow the scope", sc)
+			return "", errInvalidScope("scope %s is not granted to this refresh token (or no longer allowed for its client); a refresh may only narrow the scope", sc)
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)

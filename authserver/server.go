@@ -24,6 +24,7 @@ import (
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
+	"github.com/authserver-dev/authserver/authserver/throttle"
 	"github.com/authserver-dev/authserver/keys"
 	"github.com/authserver-dev/authserver/templates"
 )
@@ -55,11 +56,33 @@ type Config struct {
 	DefaultAudience []string
 	// CSRFKey signs CSRF tokens; every replica must share it.
 	CSRFKey []byte
+	// RefreshKey derives a spent refresh token's successor (see refresh.go),
+	// so a retry within the reuse grace window gets the same token on every
+	// replica; every replica must share it. Empty means a random key, which
+	// suits a single process only.
+	RefreshKey []byte
+	// CSRFTokenTTL is how long a login, consent or logout form stays good
+	// (default 30 minutes).
+	CSRFTokenTTL time.Duration
 	// ReadyTimeout bounds the store ping of /readyz (default 2s).
 	ReadyTimeout time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
 	// Forwarded and X-Request-Id headers are believed; empty means none.
 	TrustedProxies []netip.Prefix
+	// Throttle are the back-off policies of failed sign-ins (per username,
+	// throttle.KindUsername, and per client IP, KindIP) and of failed client
+	// authentications (KindClient); a kind without a policy is not counted,
+	// and nil turns throttling off. The counters are in Store, so replicas
+	// share them.
+	Throttle map[throttle.Kind]throttle.Policy
+	// IPHashSlots bounds the password verifications one client IP may have
+	// running at once on this replica; more wait, then get 429. 0: no bound
+	// per address (the replica-wide bound remains).
+	IPHashSlots int
+	// PasswordParams are the argon2id parameters of the hashes the server
+	// makes: the dummy hash verified for unknown usernames, and the upgrade
+	// of an outdated hash at sign-in. Zero means password.DefaultParams.
+	PasswordParams password.Params
 	// Metrics counts what the server does; nil means a fresh set, so
 	// tests need not make one.
 	Metrics *observe.Metrics
@@ -87,7 +110,9 @@ type Server struct {
 	base string
 	// secureCookies is set when the issuer is https.
 	secureCookies bool
-	discovery     []byte
+	// crossOrigin refuses page form posts from other origins (sameOrigin).
+	crossOrigin *http.CrossOriginProtection
+	discovery   []byte
 	// dummyHash is verified against when a username is unknown, so that a
 	// login takes as long whether or not the user exists.
 	dummyHash string
@@ -95,6 +120,12 @@ type Server struct {
 	// password.Verify (a field so a test can watch the bound).
 	hashSlots chan struct{}
 	verify    func(hash, pw string) (bool, error)
+	// limiter is nil when throttling is off; ipSlots bounds hashes per
+	// client IP (nil: no bound). See throttling.go.
+	limiter        *throttle.Limiter
+	ipSlots        *throttle.Slots
+	ipHashWait     time.Duration
+	passwordParams password.Params
 }
 
 // Endpoint paths, relative to the issuer. Clients find them via discovery.
@@ -130,6 +161,9 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, errors.New("authserver: CSRFKey must have at least 32 bytes")
 	}
+	if len(cfg.RefreshKey) == 0 {
+		cfg.RefreshKey = []byte(randomToken())
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -144,23 +178,43 @@ func New(cfg Config) (*Server, error) {
 	if cfg.JWKSMaxAge <= 0 {
 		cfg.JWKSMaxAge = time.Hour
 	}
+	if cfg.CSRFTokenTTL <= 0 {
+		cfg.CSRFTokenTTL = 30 * time.Minute
+	}
+	crossOrigin, err := newCrossOriginProtection(iss)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.PasswordParams == (password.Params{}) {
+		cfg.PasswordParams = password.DefaultParams
+	}
+	// The dummy hash costs what a real one costs only if it is made with
+	// the parameters real hashes are made with.
 	dummy, err := password.Hash(randomToken(), password.DefaultParams)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg:           cfg,
-		store:         cfg.Store,
-		keys:          cfg.Keys,
-		pages:         pages,
-		base:          iss.Path,
-		log:           cfg.Logger,
-		metrics:       cfg.Metrics,
-		now:           cfg.Now,
-		secureCookies: iss.Scheme == "https",
-		dummyHash:     dummy,
-		hashSlots:     make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
-		verify:        password.Verify,
+		cfg:            cfg,
+		store:          cfg.Store,
+		keys:           cfg.Keys,
+		pages:          pages,
+		base:           iss.Path,
+		log:            cfg.Logger,
+		metrics:        cfg.Metrics,
+		now:            cfg.Now,
+		secureCookies:  iss.Scheme == "https",
+		crossOrigin:    crossOrigin,
+		dummyHash:      dummy,
+		hashSlots:      make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		verify:         password.Verify,
+		passwordParams: cfg.PasswordParams,
+	}
+	if len(cfg.Throttle) > 0 {
+		s.limiter = &throttle.Limiter{Store: cfg.Store, Policies: cfg.Throttle, Now: cfg.Now}
+	}
+	if cfg.IPHashSlots > 0 {
+		s.ipSlots, s.ipHashWait = &throttle.Slots{PerKey: cfg.IPHashSlots}, ipHashWait
 	}
 	s.minter = &minter{
 		issuer:     cfg.Issuer,

@@ -82,7 +82,8 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 }
 
 // parseTokenForm reads the body of a request to the token, revocation or
-// introspection endpoint: form-encoded, bounded, no parameter twice (RFC 6749 §3.2).
+// introspection endpoint: form-encoded, bounded, every parameter well-formed
+// (checkParams), no parameter twice (RFC 6749 §3.2).
 func parseTokenForm(r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return errInvalidRequest("the request must be application/x-www-form-urlencoded")
@@ -90,6 +91,10 @@ func parseTokenForm(r *http.Request) error {
 	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		return errInvalidRequest("the request body could not be parsed")
+	}
+	// r.Form: the query too, although no handler reads it.
+	if bad := checkParams(r.Form); bad != nil {
+		return bad.tokenError()
 	}
 	for name, values := range r.PostForm {
 		if len(values) > 1 {
@@ -109,7 +114,8 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, r *http.Request, c 
 	if redirectURI == "" {
 		return nil, errInvalidRequest("redirect_uri is required: send the one used in the authorization request")
 	}
-	g := &grant{client: c, familyID: randomID(), wantRefresh: slices.Contains(c.GrantTypes, "refresh_token")}
+	g := &grant{client: c, familyID: randomID(), wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"),
+		redirectURI: redirectURI, codeVerifier: f.Get("code_verifier")}
 	ctx = withGrant(ctx, g)
 	ti, err := s.engine.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
 		ClientID:     c.ID,

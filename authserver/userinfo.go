@@ -76,6 +76,14 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "send the access token as Authorization: Bearer"})
 		return
 	}
+	bad := checkParam("access_token", raw)
+	if bad == nil {
+		bad = checkParams(r.Form) // a POST body's other fields; nil without one
+	}
+	if bad != nil {
+		bearerError(w, http.StatusBadRequest, "invalid_request", bad.Error()) // RFC 6750 §3.1
+		return
+	}
 	claims, err := s.verifyAccessToken(raw)
 	if err != nil {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", err.Error())

@@ -174,9 +174,13 @@ type Tokens struct {
 	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
 	// RefreshIdleTTL ends a family that is not used for this long. Default 168h.
 	RefreshIdleTTL Duration `yaml:"refresh_idle_ttl"`
-	// RefreshReuseGrace lets an already rotated refresh token be presented again
-	// for this long without revoking its family, so two concurrent refreshes from
-	// one app do not log the user out. Default 0 (strict); at most 1m.
+	// RefreshReuseGrace is how long after a refresh token was rotated it may be
+	// presented again without counting as reuse: the retry gets the same
+	// successor token as the first use (with a fresh access token), never a
+	// second live token, so the concurrent refreshes of an SPA or CLI are
+	// forgiven without forking the family. Outside the window, or once the
+	// successor was itself rotated, presenting it is reuse and revokes the
+	// family. Default 5s (0s means the default); at most 1m.
 	RefreshReuseGrace Duration `yaml:"refresh_reuse_grace"`
 	// DefaultAudience is the aud of access tokens for clients without their own
 	// audience. No default: without it every client must name its audience
@@ -281,8 +285,10 @@ const (
 	// DefaultMetricsListen keeps /metrics on loopback; MetricsOff disables it.
 	DefaultMetricsListen = "127.0.0.1:9097"
 	MetricsOff           = "off"
-	defaultDataDir       = "./data"
-	kekFileName          = "key-encryption-key"
+	// DefaultRefreshReuseGrace covers the concurrent refreshes of one app.
+	DefaultRefreshReuseGrace = 5 * time.Second
+	defaultDataDir           = "./data"
+	kekFileName              = "key-encryption-key"
 )
 
 //go:embed authserver.yaml
@@ -426,8 +432,9 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&t.AuthCodeTTL, 60*time.Second)
 	setDuration(&t.RefreshTokenTTL, 720*time.Hour)
 	setDuration(&t.RefreshIdleTTL, 168*time.Hour)
-	// RefreshReuseGrace: zero is the default. DefaultAudience has none: the
-	// demo's sample API must not become the audience of a real deployment.
+	setDuration(&t.RefreshReuseGrace, DefaultRefreshReuseGrace)
+	// DefaultAudience has no default: the demo's sample API must not become
+	// the audience of a real deployment.
 	setDuration(&c.Sessions.TTL, 12*time.Hour)
 	setDuration(&c.Housekeeping.Interval, 10*time.Minute)
 	if c.Housekeeping.BatchSize == 0 {

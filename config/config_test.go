@@ -55,7 +55,9 @@ func TestDefaultIsValidDemo(t *testing.T) {
 		t.Errorf("Load(\"\") = %+v, want Default() %+v", loaded, c)
 	}
 
-	if c.Issuer != "http://127.0.0.1:9096" || c.Listen != "127.0.0.1:9096" {
+	// The demo's provider and client have different host names, so that
+	// neither gets the other's cookies (cookies ignore ports).
+	if c.Issuer != "http://localhost:9096" || c.Listen != "localhost:9096" {
 		t.Errorf("issuer, listen = %q, %q", c.Issuer, c.Listen)
 	}
 	wantClient := config.Client{
@@ -97,8 +99,13 @@ func TestExampleMatchesDefaults(t *testing.T) {
 	zero.ApplyDefaults()
 	c.ApplyDefaults()
 	// The demo's clients, users and audience (the sample API) are the demo's
-	// own, not defaults: a real configuration gets none of them.
+	// own, not defaults: a real configuration gets none of them. So is its
+	// address: localhost, a host name apart from its client's 127.0.0.1.
 	c.Clients, c.Users, c.Tokens.DefaultAudience = nil, nil, nil
+	if c.Listen != "localhost:9096" || c.Issuer != "http://localhost:9096" {
+		t.Errorf("example listen, issuer = %q, %q; want localhost:9096, http://localhost:9096", c.Listen, c.Issuer)
+	}
+	c.Listen, c.Issuer = zero.Listen, zero.Issuer
 	if !reflect.DeepEqual(c, zero) {
 		t.Errorf("example without clients and users = %+v\nwant the defaults %+v", c, zero)
 	}
@@ -486,7 +493,7 @@ storage:
 		{
 			name:   "dsn moves the default key-encryption-key file",
 			env:    map[string]string{"AUTHSERVER_STORAGE_DSN": "file:/srv/auth/db.sqlite?_pragma=busy_timeout(5000)"},
-			issuer: "http://127.0.0.1:9096", listen: "127.0.0.1:9096", driver: "sqlite", dsn: "file:/srv/auth/db.sqlite?_pragma=busy_timeout(5000)",
+			issuer: "http://localhost:9096", listen: "localhost:9096", driver: "sqlite", dsn: "file:/srv/auth/db.sqlite?_pragma=busy_timeout(5000)",
 			kek: filepath.Join("/srv/auth", "key-encryption-key"),
 		},
 	}
@@ -575,7 +582,7 @@ func TestApplyDefaults(t *testing.T) {
 		c.ApplyDefaults()
 		got := []time.Duration{c.Tokens.AccessTokenTTL.Std(), c.Tokens.IDTokenTTL.Std(), c.Tokens.AuthCodeTTL.Std(),
 			c.Tokens.RefreshTokenTTL.Std(), c.Tokens.RefreshIdleTTL.Std(), c.Tokens.RefreshReuseGrace.Std(), c.Sessions.TTL.Std()}
-		want := []time.Duration{15 * time.Minute, 15 * time.Minute, 60 * time.Second, 720 * time.Hour, 168 * time.Hour, 0, 12 * time.Hour}
+		want := []time.Duration{15 * time.Minute, 15 * time.Minute, 60 * time.Second, 720 * time.Hour, 168 * time.Hour, config.DefaultRefreshReuseGrace, 12 * time.Hour}
 		if !slices.Equal(got, want) {
 			t.Errorf("lifetimes = %v, want %v", got, want)
 		}

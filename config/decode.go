@@ -140,7 +140,9 @@ func decode(data []byte) (d decoded) {
 			}
 			p.Message = withoutGoTypes(p.Field, p.Message)
 			problems = append(problems, p)
-			w.broken = append(w.broken, p.Field)
+			if p.Field != "" {
+				w.broken = append(w.broken, p.Field)
+			}
 		}
 	default:
 		return decoded{problems: append(problems, yamlProblem(err.Error()))}

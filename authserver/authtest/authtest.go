@@ -112,6 +112,22 @@ func StartWithIssuerPath(t testing.TB, issuerPath string, mutate func(*config.Co
 	return p
 }
 
+// StartTLS is Start on https: the test server speaks TLS with httptest's
+// certificate (for 127.0.0.1) and the issuer is https, so the provider sets
+// Secure, prefixed cookies. mutate may add a path to the issuer. Browser
+// trusts the certificate; other clients use Provider.Server.Client().
+func StartTLS(t testing.TB, mutate func(*config.Config)) *Provider {
+	t.Helper()
+	p := start(t, 1, func(c *config.Config) {
+		c.Issuer = "https://" + strings.TrimPrefix(c.Issuer, "http://")
+		if mutate != nil {
+			mutate(c)
+		}
+	}, nil)
+	p.URL = p.Config.Issuer
+	return p
+}
+
 // StartReplicas runs n providers on one fresh PostgreSQL schema, sharing the
 // issuer and the key-encryption key, behind a round-robin balancer: every
 // request goes to the next replica, as behind a load balancer. Without a
@@ -169,7 +185,11 @@ func start(t testing.TB, n int, mutate func(*config.Config), getenv func(string)
 	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		apps[int(next.Add(1)-1)%len(apps)].Server.ServeHTTP(w, r)
 	})
-	ts.Start()
+	if strings.HasPrefix(cfg.Issuer, "https://") {
+		ts.StartTLS() // see StartTLS
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		ts.Close()
 		for _, a := range apps {
@@ -193,7 +213,8 @@ func (w testWriter) Write(b []byte) (int, error) {
 func (p *Provider) Browser(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{
-		Jar: jar,
+		Jar:       jar,
+		Transport: p.Server.Client().Transport, // trusts StartTLS's certificate
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 			if !strings.HasPrefix(req.URL.String(), p.URL+"/") {
 				return http.ErrUseLastResponse

@@ -17,6 +17,9 @@ const (
 	EventUserPasswordChanged  = "user.password_changed"
 	EventUserRemoved          = "user.removed"
 	EventKeysRotated          = "keys.rotated"
+	// EventThrottleBlocked is a sign-in or client authentication refused
+	// because its username, client IP or client id is in back-off.
+	EventThrottleBlocked = "throttle.blocked"
 )
 
 // Events lists every audit event name.
@@ -25,4 +28,5 @@ var Events = []string{
 	EventCodeReplayed, EventTokenRevoked, EventLogout,
 	EventClientCreated, EventClientUpdated, EventClientRemoved,
 	EventUserCreated, EventUserPasswordChanged, EventUserRemoved, EventKeysRotated,
+	EventThrottleBlocked,
 }

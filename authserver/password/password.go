@@ -77,6 +77,24 @@ func Valid(encoded string) bool {
 	return err == nil
 }
 
+// ParamsOf returns the argon2id parameters an encoded hash was made with.
+// A bcrypt hash, or one this package cannot read, is ErrMalformedHash.
+func ParamsOf(encoded string) (Params, error) {
+	p, _, _, err := decode(encoded)
+	return p, err
+}
+
+// NeedsRehash reports whether a stored hash should be replaced at the next
+// successful sign-in, because it was not made by Hash with p: bcrypt, other
+// argon2id parameters, or another key length. Hashes with other costs answer
+// a login in another time than the dummy hash of unknown users does, which
+// tells an attacker which usernames exist; and raised parameters only
+// protect the hashes made after they were raised.
+func NeedsRehash(encoded string, p Params) bool {
+	got, _, key, err := decode(encoded)
+	return err != nil || got != p || len(key) != keyLen
+}
+
 func decode(encoded string) (p Params, salt, key []byte, err error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {

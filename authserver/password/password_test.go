@@ -75,3 +75,29 @@ func BenchmarkHash(b *testing.B) {
 		}
 	}
 }
+
+func TestParamsOfAndNeedsRehash(t *testing.T) {
+	h, _ := Hash("pw", testParams)
+	if p, err := ParamsOf(h); err != nil || p != testParams {
+		t.Fatalf("ParamsOf = %+v, %v; want %+v", p, err, testParams)
+	}
+	bc, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if _, err := ParamsOf(string(bc)); err == nil {
+		t.Fatal("ParamsOf read a bcrypt hash as argon2id")
+	}
+	stronger := Params{MemoryKiB: 128, Iterations: 1, Parallelism: 1}
+	for _, tc := range []struct {
+		name, hash string
+		want       bool
+	}{
+		{"same parameters", h, false},
+		{"bcrypt", string(bc), true},
+		{"other parameters", func() string { o, _ := Hash("pw", stronger); return o }(), true},
+		{"other key length", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5", true},
+		{"unreadable", "plain", true},
+	} {
+		if got := NeedsRehash(tc.hash, testParams); got != tc.want {
+			t.Errorf("%s: NeedsRehash = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver"
@@ -22,6 +23,7 @@ import (
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
+	"github.com/authserver-dev/authserver/authserver/throttle"
 	"github.com/authserver-dev/authserver/config"
 	"github.com/authserver-dev/authserver/keys"
 	"github.com/authserver-dev/authserver/templates"
@@ -45,6 +47,17 @@ type Options struct {
 	// consulted (tests).
 	Getenv func(string) string
 	Now    func() time.Time
+	// ConfigSource names the configuration in messages about the entries
+	// it owns: its file's path, or "the embedded demo configuration". Empty
+	// means "the configuration file".
+	ConfigSource string
+}
+
+func (o Options) source() string {
+	if o.ConfigSource == "" {
+		return "the configuration file"
+	}
+	return o.ConfigSource
 }
 
 // Open builds the provider described by cfg, which must be validated.
@@ -120,7 +133,7 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 	if err != nil {
 		return nil, err
 	}
-	if err := Seed(ctx, store, cfg); err != nil {
+	if err := Seed(ctx, store, cfg, opts); err != nil {
 		return nil, err
 	}
 	pages, err := templates.Load(cfg.UI.TemplatesDir)
@@ -154,7 +167,11 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		RefreshReuseGrace: time.Duration(t.RefreshReuseGrace),
 		DefaultAudience:   t.DefaultAudience,
 		CSRFKey:           derive(kek.key, "csrf-v1"),
+		RefreshKey:        derive(kek.key, "refresh-successor-v1"),
 		TrustedProxies:    proxies,
+		Throttle:          throttlePolicies(cfg.Security.Throttle),
+		IPHashSlots:       cfg.Security.Throttle.IPHashSlots,
+		PasswordParams:    passwordParams(cfg.Passwords),
 		Metrics:           metrics,
 		Logger:            opts.Logger,
 		Now:               opts.Now,
@@ -163,6 +180,26 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		return nil, err
 	}
 	return &App{Config: cfg, Server: srv, Store: store, Keys: km, Metrics: metrics.Handler()}, nil
+}
+
+// throttlePolicies maps security.throttle to the back-off of each counter;
+// nil (off) when throttling is disabled.
+func throttlePolicies(th config.Throttle) map[throttle.Kind]throttle.Policy {
+	if !th.On() {
+		return nil
+	}
+	policy := func(free int) throttle.Policy {
+		return throttle.Policy{Free: free, Base: th.BaseDelay.Std(), Max: th.MaxDelay.Std(), ResetAfter: th.ResetAfter.Std()}
+	}
+	return map[throttle.Kind]throttle.Policy{
+		throttle.KindUsername: policy(th.FreeFailures),
+		throttle.KindIP:       policy(th.IPFreeFailures),
+		throttle.KindClient:   policy(th.ClientFreeFailures),
+	}
+}
+
+func passwordParams(p config.Passwords) password.Params {
+	return password.Params{MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism}
 }
 
 // Close releases the storage.
@@ -248,17 +285,85 @@ func derive(kek []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// Seed upserts the clients and users of the configuration file. A user whose
-// stored hash already matches the configured password keeps it, so a restart
-// does not rewrite every hash.
-func Seed(ctx context.Context, store storage.Store, cfg config.Config) error {
+// Seed makes the clients and users that the configuration file owns exactly
+// what cfg declares: configuration is declarative. Each declared entry is
+// upserted as storage.OwnerFile; each file-owned entry no longer declared is
+// deleted, and with it everything it was issued (storage DeleteClient and
+// DeleteUser cascade), so that removing an entry from the file and
+// restarting ends it. Entries made with the CLI (storage.OwnerDatabase) are
+// never changed or deleted; a declared entry whose id the database already
+// owns is an error that names both, before anything is written. Entries from
+// before ownership was recorded (storage.OwnerUnknown) are taken over when
+// declared and otherwise handed to the database, with a warning.
+//
+// A user whose stored hash already matches the configured password keeps
+// it, so a restart does not rewrite every hash; a different password is a
+// password change (storage SetUserPassword), which ends the user's sessions
+// and revokes their refresh tokens.
+func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log, src, now := opts.Logger, opts.source(), opts.Now()
+	clients, err := store.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("seeding clients: %w", err)
+	}
+	users, err := store.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("seeding users: %w", err)
+	}
+	storedClients := make(map[string]storage.Client, len(clients))
+	for _, c := range clients {
+		storedClients[c.ID] = c
+	}
+	storedUsers := make(map[string]storage.User, len(users))
+	for _, u := range users {
+		storedUsers[u.Username] = u
+	}
+
+	// A client's own tokens carry its id as sub (client credentials), the
+	// claim that names users everywhere else: no client may take a user's id.
+	userIDs := make(map[string]string, len(users))
+	for _, u := range users {
+		userIDs[u.ID] = u.Username
+	}
 	for _, c := range cfg.Clients {
+		if name, ok := userIDs[c.ID]; ok {
+			return fmt.Errorf("clients: id %s is also the id (sub) of user %s; client ids and user ids share the sub claim of tokens: give the client another id", c.ID, name)
+		}
+	}
+
+	// Collisions first: a start that cannot apply the whole file applies
+	// none of it.
+	var clash []string
+	for _, c := range cfg.Clients {
+		if st, ok := storedClients[c.ID]; ok && st.Owner == storage.OwnerDatabase {
+			clash = append(clash, "client "+c.ID)
+		}
+	}
+	for _, u := range cfg.Users {
+		if st, ok := storedUsers[u.Username]; ok && st.Owner == storage.OwnerDatabase {
+			clash = append(clash, "user "+u.Username)
+		}
+	}
+	if len(clash) > 0 {
+		return collision(src, clash)
+	}
+
+	declaredClients := make(map[string]bool, len(cfg.Clients))
+	for _, c := range cfg.Clients {
+		declaredClients[c.ID] = true
 		secretHash := c.SecretHash
 		if c.Secret != "" {
 			secretHash = storage.Hash(c.Secret)
 		}
 		err := store.UpsertClient(ctx, storage.Client{
 			ID:                     c.ID,
+			Owner:                  storage.OwnerFile,
 			SecretHash:             secretHash,
 			Name:                   c.Name,
 			RedirectURIs:           c.RedirectURIs,
@@ -270,19 +375,28 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config) error {
 			CanIntrospect:          c.AllowIntrospection,
 			IDTokenAlg:             c.IDTokenSignedResponseAlg,
 		})
+		if errors.Is(err, storage.ErrConflict) { // created with the CLI since the list above
+			return collision(src, []string{"client " + c.ID})
+		}
 		if err != nil {
 			return fmt.Errorf("seeding client %s: %w", c.ID, err)
 		}
+		if _, ok := storedClients[c.ID]; !ok {
+			observe.Audit(ctx, log, observe.EventClientCreated, slog.String("client_id", c.ID), slog.String("by", "configuration"))
+		}
 	}
+
 	params := password.Params{MemoryKiB: cfg.Passwords.MemoryKiB, Iterations: cfg.Passwords.Iterations, Parallelism: cfg.Passwords.Parallelism}
+	declaredUsers := make(map[string]bool, len(cfg.Users))
 	for _, u := range cfg.Users {
+		declaredUsers[u.Username] = true
+		existing, found := storedUsers[u.Username]
 		hash := u.PasswordHash
 		if hash != "" && !password.Valid(hash) {
 			return fmt.Errorf("users: password_hash of %s is not an argon2id or bcrypt hash", u.Username)
 		}
 		if hash == "" {
-			existing, err := store.GetUserByUsername(ctx, u.Username)
-			if err == nil {
+			if found {
 				if ok, _ := password.Verify(existing.PasswordHash, u.Password); ok {
 					hash = existing.PasswordHash
 				}
@@ -293,16 +407,86 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config) error {
 				}
 			}
 		}
-		_, err := store.UpsertUser(ctx, storage.User{
+		if found && existing.PasswordHash != hash {
+			// The file's password changed: whoever knew the old one keeps
+			// no session or token. Before the upsert, so that a crash in
+			// between never leaves the new hash with the old sessions.
+			if err := store.SetUserPassword(ctx, existing.ID, hash, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("seeding user %s: %w", u.Username, err)
+			}
+			observe.Audit(ctx, log, observe.EventUserPasswordChanged, slog.String("username", u.Username),
+				slog.String("user_id", existing.ID), slog.String("by", "configuration"))
+		}
+		saved, err := store.UpsertUser(ctx, storage.User{
 			Username:      u.Username,
+			Owner:         storage.OwnerFile,
 			PasswordHash:  hash,
 			Email:         u.Email,
 			EmailVerified: u.EmailVerified,
 			Name:          u.Name,
 		})
+		if errors.Is(err, storage.ErrConflict) && !found {
+			return collision(src, []string{"user " + u.Username})
+		}
 		if err != nil {
 			return fmt.Errorf("seeding user %s: %w", u.Username, err)
 		}
+		if !found {
+			observe.Audit(ctx, log, observe.EventUserCreated, slog.String("username", u.Username),
+				slog.String("user_id", saved.ID), slog.String("by", "configuration"))
+		}
+	}
+
+	// What the file no longer declares: its own entries go, with their
+	// grants; entries of unknown origin go to the database, which keeps them.
+	for _, c := range clients {
+		switch {
+		case declaredClients[c.ID]:
+		case c.Owner == storage.OwnerFile:
+			if err := store.DeleteClient(ctx, c.ID, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("removing client %s, no longer in %s: %w", c.ID, src, err)
+			}
+			observe.Audit(ctx, log, observe.EventClientRemoved, slog.String("client_id", c.ID), slog.String("by", "configuration"))
+		case c.Owner == storage.OwnerUnknown:
+			c.Owner = storage.OwnerDatabase
+			if err := store.UpsertClient(ctx, c); err != nil && !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("client %s: %w", c.ID, err)
+			}
+			log.Warn("a client stored before ownership was recorded is not in the configuration; it is kept as created with the CLI. "+
+				"If it was deleted from the file, remove it with `authserver client remove`", "client_id", c.ID, "config", src)
+		}
+	}
+	for _, u := range users {
+		switch {
+		case declaredUsers[u.Username]:
+		case u.Owner == storage.OwnerFile:
+			if err := store.DeleteUser(ctx, u.ID, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("removing user %s, no longer in %s: %w", u.Username, src, err)
+			}
+			observe.Audit(ctx, log, observe.EventUserRemoved, slog.String("username", u.Username),
+				slog.String("user_id", u.ID), slog.String("by", "configuration"))
+		case u.Owner == storage.OwnerUnknown:
+			u.Owner = storage.OwnerDatabase
+			if _, err := store.UpsertUser(ctx, u); err != nil && !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("user %s: %w", u.Username, err)
+			}
+			log.Warn("a user stored before ownership was recorded is not in the configuration; it is kept as created with the CLI. "+
+				"If it was deleted from the file, remove it with `authserver user remove`", "username", u.Username, "config", src)
+		}
 	}
 	return nil
+}
+
+// collision is the error for declared entries that the database owns.
+func collision(src string, entries []string) error {
+	return fmt.Errorf("%s declares %s, but the database already has %s created with the CLI (the database owns it, and the file never overwrites it): "+
+		"delete the entry from %s, or remove the database's one (`authserver client remove ID`, `authserver user remove USERNAME`) so that the file's takes its place",
+		src, strings.Join(entries, ", "), pronoun(len(entries)), src)
+}
+
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }

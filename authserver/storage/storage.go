@@ -50,9 +50,29 @@ func Hash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Owner says who may change a client or user: the configuration file or the
+// database (the CLI, a future API). Configuration is declarative: each start
+// makes the file-owned entries exactly what the file declares, adding,
+// updating and deleting them, and never touches a database-owned one; the
+// CLI refuses to change a file-owned entry, which the next start would undo.
+type Owner string
+
+const (
+	// OwnerDatabase is the zero value: an entry made with the CLI or an API.
+	OwnerDatabase Owner = ""
+	// OwnerFile is an entry declared in the configuration file.
+	OwnerFile Owner = "file"
+	// OwnerUnknown is an entry stored before ownership was recorded. The
+	// next start takes over the ones its file declares (OwnerFile) and
+	// gives the others to the database. Any upsert may take one over.
+	OwnerUnknown Owner = "unknown"
+)
+
 // Client is a registered OAuth 2.0 client.
 type Client struct {
 	ID string
+	// Owner is who may change or delete the client.
+	Owner Owner
 	// SecretHash is Hash(secret); empty for a public client, which must use PKCE.
 	SecretHash             string
 	Name                   string
@@ -80,8 +100,10 @@ func (c Client) Public() bool { return c.SecretHash == "" }
 type User struct {
 	// ID is the stable, opaque subject identifier (the sub claim). It never
 	// changes, even when the username does.
-	ID            string
-	Username      string
+	ID       string
+	Username string
+	// Owner is who may change or delete the user.
+	Owner         Owner
 	PasswordHash  string
 	Email         string
 	EmailVerified bool
@@ -142,23 +164,47 @@ type RefreshToken struct {
 // ClientStore keeps registered clients.
 type ClientStore interface {
 	// UpsertClient creates the client or replaces every field of an existing
-	// one with the same ID (CreatedAt is kept).
+	// one with the same ID and the same Owner (CreatedAt is kept). An
+	// existing client of another owner is ErrConflict and stays unchanged,
+	// so that neither the file nor the CLI overwrites the other's client;
+	// one of OwnerUnknown is taken over.
 	UpsertClient(ctx context.Context, c Client) error
 	// GetClient returns ErrNotFound for an unknown id.
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
-	// DeleteClient returns ErrNotFound for an unknown id.
-	DeleteClient(ctx context.Context, id string) error
+	// DeleteClient removes the client and, in the same transaction, its
+	// authorization codes and every refresh-token family of the client or
+	// named on one of its redeemed codes (revoked as RevokeFamily does), so
+	// that nothing issued to a removed client stays usable. Login sessions
+	// belong to users and stay. ErrNotFound for an unknown id.
+	DeleteClient(ctx context.Context, id string, now time.Time) error
 }
 
 // UserStore keeps end users.
 type UserStore interface {
 	// UpsertUser creates the user, or updates the one with the same Username
-	// and keeps its ID. A new user with an empty ID gets a random one. It
-	// returns the stored user.
+	// and the same Owner and keeps its ID. A new user with an empty ID gets
+	// a random one. An existing user of another owner is ErrConflict and
+	// stays unchanged (one of OwnerUnknown is taken over). It returns the
+	// stored user. It ends no session even when the hash changes: a
+	// password change goes through SetUserPassword.
 	UpsertUser(ctx context.Context, u User) (User, error)
+	// SetUserPassword is a password change: it sets the user's hash and
+	// UpdatedAt (now) and, in the same transaction, ends everything the old
+	// password gave, as DeleteUser does but keeping the user: login sessions
+	// and authorization codes deleted, refresh-token families revoked.
+	// Whoever learned the old password keeps nothing. ErrNotFound for an
+	// unknown id.
+	SetUserPassword(ctx context.Context, id, passwordHash string, now time.Time) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ReplacePasswordHash sets the user's password hash to newHash if it is
+	// still oldHash, and changes nothing else (not UpdatedAt: the password is
+	// the same, only its hash is stronger). A sign-in that verified oldHash
+	// calls it to upgrade outdated hash parameters; the compare keeps it from
+	// undoing a password change made meanwhile. ErrNotFound when the user is
+	// gone or its hash is no longer oldHash.
+	ReplacePasswordHash(ctx context.Context, userID, oldHash, newHash string) error
 	ListUsers(ctx context.Context) ([]User, error)
 	// DeleteUser removes the user and, in the same transaction, the user's
 	// login sessions and authorization codes, and every refresh-token family
@@ -168,16 +214,38 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string, now time.Time) error
 }
 
+// CodeRedemption is what a token request must match to redeem a code
+// (RFC 6749 §4.1.3, RFC 7636 §4.6): the client the code was issued to, the
+// redirect URI of its authorization request and its PKCE challenge. Only the
+// code's own client, proving the same PKCE verifier, may consume the code or
+// learn that it was used; anyone else holding a leaked code can neither
+// burn it nor, by replaying it, revoke the grant it produced.
+type CodeRedemption struct {
+	ClientID    string
+	RedirectURI string
+	// CodeChallenge is the S256 challenge computed from the request's
+	// code_verifier, or "" when the request sent none. It must equal the
+	// stored CodeChallenge, which is "" for a code issued without PKCE.
+	CodeChallenge string
+	// FamilyID names the grant the redemption creates; it is recorded on
+	// the code so that a replay can revoke that grant.
+	FamilyID string
+}
+
 // AuthCodeStore keeps authorization codes.
 type AuthCodeStore interface {
 	// CreateAuthCode stores a new code; ErrConflict if the hash exists.
 	CreateAuthCode(ctx context.Context, c AuthCode) error
-	// ConsumeAuthCode atomically marks the code used and returns it, so that
-	// of any number of concurrent redemptions exactly one succeeds. familyID
-	// is recorded on the code. An unknown or expired (ExpiresAt <= now) code
-	// gives ErrNotFound; a code used before gives the stored record together
-	// with ErrAlreadyUsed, so that the caller can revoke what it issued.
-	ConsumeAuthCode(ctx context.Context, codeHash, familyID string, now time.Time) (AuthCode, error)
+	// ConsumeAuthCode atomically marks the code used and returns it,
+	// provided the code matches r in every field, so that of any number of
+	// concurrent redemptions exactly one succeeds; r.FamilyID is recorded on
+	// the code. A code that is unknown, expired (ExpiresAt <= now) or does
+	// not match r gives ErrNotFound and is left exactly as it was (the right
+	// client can still redeem it). A code used before that matches r gives
+	// the stored record together with ErrAlreadyUsed, so that the caller can
+	// revoke what it issued; one that does not match r gives ErrNotFound, so
+	// a mismatching request never triggers a revocation.
+	ConsumeAuthCode(ctx context.Context, codeHash string, r CodeRedemption, now time.Time) (AuthCode, error)
 }
 
 // SessionStore keeps login sessions.
@@ -198,18 +266,16 @@ type RefreshTokenStore interface {
 	// that of concurrent rotations of one token exactly one succeeds. If the
 	// old token was already spent it returns the stored old record and
 	// ErrAlreadyUsed and stores nothing; ErrNotFound if unknown or revoked.
+	// It is the only way a family gains a token after its first, and it
+	// spends one for each it stores, so a family has at most one unspent
+	// token at any time (the reuse grace window stores nothing: see the
+	// refresh grant).
 	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
 	// RevokeFamily revokes every token of the family (and records the
 	// revocation so that access tokens of the family can be refused).
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
 	// FamilyRevoked reports whether the family was revoked.
 	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
-	// RetrySpentRefreshToken is the reuse grace window: it atomically marks
-	// the spent token oldHash as retried and stores next, provided the old
-	// token was spent after spentAfter and was never retried before. Of
-	// concurrent retries exactly one succeeds. Otherwise ErrAlreadyUsed (the
-	// caller then treats it as reuse); ErrNotFound if unknown or revoked.
-	RetrySpentRefreshToken(ctx context.Context, oldHash string, next RefreshToken, spentAfter, now time.Time) (RefreshToken, error)
 	// ListSessionRefreshTokens returns the unspent, unrevoked refresh tokens
 	// bound to a login session (RefreshToken.SessionID), so sign-out can
 	// revoke their families.

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,17 @@ const (
 	KindIP       Kind = "login_ip"
 	KindClient   Kind = "client_auth"
 )
+
+// Username is the key of a username as typed, case-folded, so that
+// "Alice" and "alice" share one counter whether or not the user exists.
+func Username(typed string) Key { return Key{Kind: KindUsername, Value: strings.ToLower(typed)} }
+
+// Seconds is a back-off as the whole seconds a client must wait (Retry-After,
+// RFC 9110 §10.2.3): rounded up, so that a client that waits exactly that
+// long is no longer refused, and at least one.
+func Seconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
 
 // Key is one counter: a kind and the value it counts (a username as typed,
 // an IP address, a client id).
@@ -136,29 +148,49 @@ func (l *Limiter) Succeed(ctx context.Context, keys ...Key) error {
 
 // Slots bounds concurrent work (password hashes) per client IP in this
 // process. The global bound lives with the hasher; this one keeps a single
-// address from holding all of it.
+// address from holding all of it. A request over the bound waits for its
+// address's turn rather than failing at once, so that users behind one NAT
+// who happen to sign in together are slowed, not refused; a flood from one
+// address then queues behind itself while other addresses get the hasher.
 type Slots struct {
 	PerKey int
 	mu     sync.Mutex
-	inUse  map[string]int
+	keys   map[string]*slot
 }
 
-// Acquire takes a slot for key, or reports false when key already holds
-// PerKey of them. Every true must be paired with Release.
-func (s *Slots) Acquire(key string) bool {
+// slot is one key's semaphore; refs counts holders and waiters, so the
+// entry is dropped when nobody uses it and the map stays as small as the
+// set of addresses signing in right now.
+type slot struct {
+	sem  chan struct{}
+	refs int
+}
+
+// Acquire takes a slot for key, waiting while key holds PerKey of them,
+// until ctx is done (then it returns ctx's error). Every nil return must be
+// paired with Release.
+func (s *Slots) Acquire(ctx context.Context, key string) error {
 	if s.PerKey <= 0 {
-		return true
+		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inUse == nil {
-		s.inUse = map[string]int{}
+	if s.keys == nil {
+		s.keys = map[string]*slot{}
 	}
-	if s.inUse[key] >= s.PerKey {
-		return false
+	sl := s.keys[key]
+	if sl == nil {
+		sl = &slot{sem: make(chan struct{}, s.PerKey)}
+		s.keys[key] = sl
 	}
-	s.inUse[key]++
-	return true
+	sl.refs++
+	s.mu.Unlock()
+	select {
+	case sl.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		s.unref(key, sl)
+		return ctx.Err()
+	}
 }
 
 // Release gives back a slot taken by Acquire.
@@ -167,10 +199,27 @@ func (s *Slots) Release(key string) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inUse[key] <= 1 {
-		delete(s.inUse, key)
+	sl := s.keys[key]
+	s.mu.Unlock()
+	if sl == nil {
 		return
 	}
-	s.inUse[key]--
+	<-sl.sem
+	s.unref(key, sl)
+}
+
+func (s *Slots) unref(key string, sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl.refs--; sl.refs == 0 && s.keys[key] == sl {
+		delete(s.keys, key)
+	}
+}
+
+// Len is how many keys hold or wait for a slot (for tests: the map must not
+// grow with every address ever seen).
+func (s *Slots) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.keys)
 }

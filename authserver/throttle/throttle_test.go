@@ -1,6 +1,7 @@
 package throttle_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -89,17 +90,50 @@ func TestLimiterBacksOffAndForgets(t *testing.T) {
 
 func TestSlotsBoundPerKey(t *testing.T) {
 	s := throttle.Slots{PerKey: 2}
-	if !s.Acquire("a") || !s.Acquire("a") {
+	ctx := t.Context()
+	if s.Acquire(ctx, "a") != nil || s.Acquire(ctx, "a") != nil {
 		t.Fatal("the first two slots were refused")
 	}
-	if s.Acquire("a") {
-		t.Fatal("a third slot for one key was granted")
+	third := make(chan error, 1)
+	go func() { third <- s.Acquire(ctx, "a") }()
+	if err := s.Acquire(ctx, "b"); err != nil {
+		t.Fatal("another key waited behind a busy one")
 	}
-	if !s.Acquire("b") {
-		t.Fatal("another key was refused")
+	s.Release("b")
+	select {
+	case <-third:
+		t.Fatal("a third slot for one key was granted while two are held")
+	default:
 	}
 	s.Release("a")
-	if !s.Acquire("a") {
-		t.Fatal("a released slot was not reusable")
+	if err := <-third; err != nil {
+		t.Fatalf("the waiter did not get the released slot: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Acquire(cancelled, "a"); err == nil {
+		t.Fatal("a cancelled wait took a slot")
+	}
+	s.Release("a")
+	s.Release("a")
+	if n := s.Len(); n != 0 {
+		t.Fatalf("%d keys left after every slot was released", n)
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 1}, {time.Millisecond, 1}, {time.Second, 1}, {time.Second + time.Nanosecond, 2}, {15 * time.Minute, 900}} {
+		if got := throttle.Seconds(c.d); got != c.want {
+			t.Errorf("Seconds(%v) = %d, want %d", c.d, got, c.want)
+		}
+	}
+}
+
+func TestUsernameKeyIsCaseFolded(t *testing.T) {
+	if throttle.Username("Alice") != throttle.Username("alice") {
+		t.Fatal("Alice and alice have different throttle keys")
 	}
 }

@@ -432,4 +432,3 @@ func TestDevIssuer(t *testing.T) {
 		}
 	}
 }
-

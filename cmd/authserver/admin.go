@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,9 +49,9 @@ var clientAddCommand = &command{
 		fs.Var(&grants, "grant", "`GRANT` type (repeatable; default authorization_code)")
 		fs.Var(&scopes, "scope", "allowed `SCOPE` (repeatable; default openid profile email)")
 		fs.Var(&audience, "audience", "`AUDIENCE` (aud) of its access tokens (repeatable; default tokens.default_audience)")
-		return withConfig(func(ctx context.Context, c cmdContext) error {
+		return withOwner(func(ctx context.Context, c cmdContext, src string) error {
 			cl := config.Client{ID: *id, Name: *name, RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes, Audience: audience}
-			return clientAdd(ctx, c, cl, *public)
+			return clientAdd(ctx, c, src, cl, *public)
 		})
 	},
 }
@@ -61,9 +62,10 @@ var clientListCommand = &command{
 }
 
 var clientRemoveCommand = &command{
-	name: "client remove", args: "ID", nargs: 1, summary: "remove a client",
-	doc:   "A client named in the configuration file comes back at the next start; remove it there too.",
-	setup: func(fs *flag.FlagSet) action { return withConfig(clientRemove) },
+	name: "client remove", args: "ID", nargs: 1, summary: "remove a client, revoking its refresh tokens and codes",
+	doc: "Only a client added with `client add` can be removed here. One declared in the configuration\n" +
+		"file belongs to the file: delete it there and restart, which removes it the same way.",
+	setup: func(fs *flag.FlagSet) action { return withOwner(clientRemove) },
 }
 
 var userAddCommand = &command{
@@ -73,14 +75,20 @@ var userAddCommand = &command{
 	setup: func(fs *flag.FlagSet) action {
 		email := fs.String("email", "", "`EMAIL` address")
 		name := fs.String("name", "", "full `NAME`")
-		return withConfig(func(ctx context.Context, c cmdContext) error { return userSave(ctx, c, "add", *email, *name) })
+		return withOwner(func(ctx context.Context, c cmdContext, src string) error {
+			return userSave(ctx, c, src, "add", *email, *name)
+		})
 	},
 }
 
 var userPasswdCommand = &command{
-	name: "user passwd", args: "USERNAME", nargs: 1, summary: "set a user's password (read from standard input)",
+	name: "user passwd", args: "USERNAME", nargs: 1, summary: "set a user's password (read from standard input), ending their sessions",
+	doc: "The user's sessions end and their refresh tokens are revoked: whoever knew the old password keeps\n" +
+		"nothing. A user declared in the configuration file gets a new password there (then restart).",
 	setup: func(fs *flag.FlagSet) action {
-		return withConfig(func(ctx context.Context, c cmdContext) error { return userSave(ctx, c, "passwd", "", "") })
+		return withOwner(func(ctx context.Context, c cmdContext, src string) error {
+			return userSave(ctx, c, src, "passwd", "", "")
+		})
 	},
 }
 
@@ -91,7 +99,41 @@ var userListCommand = &command{
 
 var userRemoveCommand = &command{
 	name: "user remove", args: "USERNAME", nargs: 1, summary: "remove a user, ending their sessions and revoking their tokens",
-	setup: func(fs *flag.FlagSet) action { return withConfig(userRemove) },
+	doc:   "Only a user added with `user add` can be removed here; one declared in the configuration file is removed there.",
+	setup: func(fs *flag.FlagSet) action { return withOwner(userRemove) },
+}
+
+// withOwner is withConfig for the commands that change clients and users,
+// which also name the configuration (src): entries it declares are its own
+// (storage.OwnerFile), and these commands refuse to change them, since the
+// next start would undo the change.
+func withOwner(f func(ctx context.Context, c cmdContext, src string) error) action {
+	return func(ctx context.Context, e *env, args []string) error {
+		src := e.describeConfig()
+		return withConfig(func(ctx context.Context, c cmdContext) error { return f(ctx, c, src) })(ctx, e, args)
+	}
+}
+
+// fileOwned is the refusal to change an entry the configuration owns:
+// declared in src, or (stored as file-owned but absent from src) in the
+// configuration the server last started with.
+func fileOwned(c cmdContext, kind, name, src string, declared bool) error {
+	switch {
+	case !declared:
+		return fmt.Errorf("%s %s belongs to the configuration file the server last started with (it is not in %s, whose next start removes it); edit that file instead",
+			kind, name, src)
+	case c.demo:
+		return fmt.Errorf("%s %s is declared in %s; write a configuration file of your own and run with --config FILE to change it", kind, name, src)
+	}
+	return fmt.Errorf("%s %s is declared in %s; edit the file instead", kind, name, src)
+}
+
+func declaresClient(cfg config.Config, id string) bool {
+	return slices.ContainsFunc(cfg.Clients, func(c config.Client) bool { return c.ID == id })
+}
+
+func declaresUser(cfg config.Config, username string) bool {
+	return slices.ContainsFunc(cfg.Users, func(u config.User) bool { return u.Username == username })
 }
 
 // clientFlags names, in validation messages about the one client being
@@ -101,7 +143,10 @@ var clientFlags = strings.NewReplacer(
 	"clients[0].scopes", "--scope", "clients[0].audience", "--audience", "clients[0].id", "--id",
 	"clients[0].", "client ")
 
-func clientAdd(ctx context.Context, c cmdContext, cl config.Client, public bool) error {
+func clientAdd(ctx context.Context, c cmdContext, src string, cl config.Client, public bool) error {
+	if declaresClient(c.cfg, cl.ID) {
+		return fileOwned(c, "client", cl.ID, src, true)
+	}
 	var secret string
 	if !public {
 		secret = newSecret()
@@ -120,7 +165,9 @@ func clientAdd(ctx context.Context, c cmdContext, cl config.Client, public bool)
 		return err
 	}
 	defer store.Close()
-	switch _, err := store.GetClient(ctx, cl.ID); {
+	switch st, err := store.GetClient(ctx, cl.ID); {
+	case err == nil && st.Owner == storage.OwnerFile:
+		return fileOwned(c, "client", cl.ID, src, false)
 	case err == nil:
 		return fmt.Errorf("client %s exists; remove it first to register it anew", cl.ID)
 	case !errors.Is(err, storage.ErrNotFound):
@@ -162,14 +209,22 @@ func clientList(ctx context.Context, c cmdContext) error {
 	return tw.Flush()
 }
 
-func clientRemove(ctx context.Context, c cmdContext) error {
+func clientRemove(ctx context.Context, c cmdContext, src string) error {
 	store, err := openStore(ctx, c.cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	id := c.args[0]
-	if err := store.DeleteClient(ctx, id); err != nil {
+	st, err := store.GetClient(ctx, id)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	if declared := declaresClient(c.cfg, id); declared || (err == nil && st.Owner == storage.OwnerFile) {
+		return fileOwned(c, "client", id, src, declared)
+	}
+	// Deleting the client also revokes its refresh tokens and codes.
+	if err := store.DeleteClient(ctx, id, time.Now()); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("no client %s", id)
 		}
@@ -198,8 +253,8 @@ func userList(ctx context.Context, c cmdContext) error {
 }
 
 // userSave adds a user (sub "add") or sets an existing user's password
-// (sub "passwd").
-func userSave(ctx context.Context, c cmdContext, sub, email, name string) error {
+// (sub "passwd"), which ends their sessions and revokes their tokens.
+func userSave(ctx context.Context, c cmdContext, src, sub, email, name string) error {
 	store, err := openStore(ctx, c.cfg)
 	if err != nil {
 		return err
@@ -207,6 +262,9 @@ func userSave(ctx context.Context, c cmdContext, sub, email, name string) error 
 	defer store.Close()
 	username := c.args[0]
 	existing, err := store.GetUserByUsername(ctx, username)
+	if declared := declaresUser(c.cfg, username); declared || (err == nil && existing.Owner == storage.OwnerFile) {
+		return fileOwned(c, "user", username, src, declared)
+	}
 	switch {
 	case sub == "add" && err == nil:
 		return fmt.Errorf("user %s exists; use user passwd", username)
@@ -224,31 +282,34 @@ func userSave(ctx context.Context, c cmdContext, sub, email, name string) error 
 	if err != nil {
 		return err
 	}
-	u := existing
-	u.Username, u.PasswordHash = username, hash
-	if sub == "add" {
-		u.Email, u.Name = email, name
+	if sub == "passwd" {
+		// One transaction with the end of the user's sessions and tokens.
+		if err := store.SetUserPassword(ctx, existing.ID, hash, time.Now()); err != nil {
+			return err
+		}
+		observe.Audit(ctx, c.log, observe.EventUserPasswordChanged, slog.String("username", username), slog.String("user_id", existing.ID))
+		fmt.Fprintf(c.out, "user %s saved; their sessions ended and their refresh tokens are revoked\n", username)
+		return nil
 	}
-	saved, err := store.UpsertUser(ctx, u)
+	saved, err := store.UpsertUser(ctx, storage.User{Username: username, PasswordHash: hash, Email: email, Name: name})
 	if err != nil {
 		return err
 	}
-	event := observe.EventUserPasswordChanged
-	if sub == "add" {
-		event = observe.EventUserCreated
-	}
-	observe.Audit(ctx, c.log, event, slog.String("username", username), slog.String("user_id", saved.ID))
+	observe.Audit(ctx, c.log, observe.EventUserCreated, slog.String("username", username), slog.String("user_id", saved.ID))
 	fmt.Fprintf(c.out, "user %s saved\n", username)
 	return nil
 }
 
-func userRemove(ctx context.Context, c cmdContext) error {
+func userRemove(ctx context.Context, c cmdContext, src string) error {
 	store, err := openStore(ctx, c.cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	u, err := store.GetUserByUsername(ctx, c.args[0])
+	if declared := declaresUser(c.cfg, c.args[0]); declared || (err == nil && u.Owner == storage.OwnerFile) {
+		return fileOwned(c, "user", c.args[0], src, declared)
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("no user %s", c.args[0])
 	}

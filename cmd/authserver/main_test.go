@@ -451,8 +451,14 @@ func TestDemoRefusesNonLoopbackIssuer(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("AUTHSERVER_CONFIG", "")
 	t.Setenv("AUTHSERVER_ISSUER", "https://auth.example.com")
+	// A cancelled context: were the demo not refused, serve would stop at
+	// once and exit 0 instead of hanging the test.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, args := range [][]string{{"serve"}, {}, {"check-config"}} {
-		code, _, stderr := runFull(t, "", args...)
+		var errOut strings.Builder
+		code := exitCode(run(ctx, args, strings.NewReader(""), io.Discard, &errOut), &errOut)
+		stderr := errOut.String()
 		if code != 1 || !strings.Contains(stderr, "Write a configuration file") || !strings.Contains(stderr, "authserver check-config --config FILE") {
 			t.Errorf("%q: exit %d, stderr:\n%s", args, code, stderr)
 		}

@@ -264,7 +264,7 @@ func TestParseFlags(t *testing.T) {
 		wantError bool
 	}{
 		{"defaults", "serve", nil, func(t *testing.T, c appConfig, _ credentials) {
-			if c.Issuer != "http://127.0.0.1:9096" || c.ClientID != "demo-web" || c.ClientSecret != "demo-secret" ||
+			if c.Issuer != "http://localhost:9096" || c.ClientID != "demo-web" || c.ClientSecret != "demo-secret" ||
 				c.Listen != "127.0.0.1:9094" || c.APIURL != "http://127.0.0.1:9095/api/profile" ||
 				strings.Join(c.Scopes, " ") != "openid profile email offline_access api.read" {
 				t.Errorf("defaults = %+v", c)

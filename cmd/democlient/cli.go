@@ -110,7 +110,7 @@ func flagSet(mode string) (*flag.FlagSet, *flagValues, []secretFlags) {
 	}
 	fs.SetOutput(io.Discard) // run prints errors and usage, each to its stream
 	fs.Usage = func() {}
-	fs.StringVar(&v.cfg.Issuer, "issuer", "http://127.0.0.1:9096", "issuer `URL` of the provider")
+	fs.StringVar(&v.cfg.Issuer, "issuer", "http://localhost:9096", "issuer `URL` of the provider")
 	fs.StringVar(&v.cfg.ClientID, "client-id", "demo-web", "client `ID` registered at the provider")
 	fs.StringVar(&v.cfg.ClientSecret, "client-secret", "demo-secret", "client `secret` (empty for a public client); visible in ps, prefer --client-secret-file or $"+envClientSecret)
 	fs.StringVar(&v.secretFile, "client-secret-file", "", "read the client secret from `FILE` (one line)")

@@ -136,7 +136,7 @@ func printUsage(w io.Writer) {
 }
 
 func declareFlags(fs *flag.FlagSet, o *options, listen, secretFile *string) {
-	fs.StringVar(&o.issuer, "issuer", "http://127.0.0.1:9096", "issuer `URL` of the authorization server")
+	fs.StringVar(&o.issuer, "issuer", "http://localhost:9096", "issuer `URL` of the authorization server")
 	fs.StringVar(&o.audience, "audience", "http://127.0.0.1:9095", "this API's identifier, required in the tokens' aud")
 	fs.StringVar(listen, "listen", "127.0.0.1:9095", "`host:port` to listen on")
 	fs.BoolVar(&o.introspect, "introspect", false,

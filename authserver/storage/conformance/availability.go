@@ -34,7 +34,7 @@ var availabilityCases = []testCase{
 			{"GetClient", func() error { _, err := s.GetClient(ctx, "c1"); return err }},
 			{"GetUserByUsername", func() error { _, err := s.GetUserByUsername(ctx, "nobody"); return err }},
 			{"ConsumeAuthCode", func() error {
-				_, err := s.ConsumeAuthCode(ctx, storage.Hash("code-1"), "fam-x", t0)
+				_, err := s.ConsumeAuthCode(ctx, storage.Hash("code-1"), redemption(authCode("code-1", at(time.Minute)), "fam-x"), t0)
 				return err
 			}},
 			{"CreateSession", func() error { return s.CreateSession(ctx, session("sess-1")) }},
@@ -62,7 +62,7 @@ var availabilityCases = []testCase{
 			}
 		}
 		// Nothing was consumed or rotated by the failed calls.
-		_, err := s.ConsumeAuthCode(bg, storage.Hash("code-1"), "fam-1", t0)
+		_, err := s.ConsumeAuthCode(bg, storage.Hash("code-1"), redemption(authCode("code-1", at(time.Minute)), "fam-1"), t0)
 		mustOK(t, "ConsumeAuthCode afterwards", err)
 		_, err = s.RotateRefreshToken(bg, storage.Hash("rt-1"), refreshToken("rt-2", "fam-1"), t0)
 		mustOK(t, "RotateRefreshToken afterwards", err)

@@ -30,6 +30,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}{
 		{"Clients", clientCases},
 		{"Users", userCases},
+		{"PasswordHashes", passwordHashCases},
+		{"Ownership", ownershipCases},
 		{"AuthCodes", authCodeCases},
 		{"Sessions", sessionCases},
 		{"RefreshTokens", refreshTokenCases},
@@ -220,10 +222,10 @@ var clientCases = []testCase{
 	{"Delete", func(t *testing.T, s storage.Store) {
 		mustOK(t, "upsert a", s.UpsertClient(t.Context(), fullClient("a")))
 		mustOK(t, "upsert b", s.UpsertClient(t.Context(), fullClient("b")))
-		mustOK(t, "delete a", s.DeleteClient(t.Context(), "a"))
+		mustOK(t, "delete a", s.DeleteClient(t.Context(), "a", at(0)))
 		_, err := s.GetClient(t.Context(), "a")
 		mustErr(t, "get deleted", err, storage.ErrNotFound)
-		mustErr(t, "delete again", s.DeleteClient(t.Context(), "a"), storage.ErrNotFound)
+		mustErr(t, "delete again", s.DeleteClient(t.Context(), "a", at(0)), storage.ErrNotFound)
 		got, err := s.GetClient(t.Context(), "b")
 		mustOK(t, "get other", err)
 		mustEqual(t, "other client", got, fullClient("b"))
@@ -231,7 +233,7 @@ var clientCases = []testCase{
 	{"UnknownIsNotFound", func(t *testing.T, s storage.Store) {
 		_, err := s.GetClient(t.Context(), "nope")
 		mustErr(t, "get", err, storage.ErrNotFound)
-		mustErr(t, "delete", s.DeleteClient(t.Context(), "nope"), storage.ErrNotFound)
+		mustErr(t, "delete", s.DeleteClient(t.Context(), "nope", at(0)), storage.ErrNotFound)
 	}},
 }
 
@@ -400,7 +402,7 @@ var userCases = []testCase{
 		// first refresh token is not stored yet.
 		unused := code("alice-unused", alice)
 		redeemed := code("alice-redeemed", alice)
-		_, err = s.ConsumeAuthCode(ctx, redeemed.CodeHash, "AP", at(time.Minute))
+		_, err = s.ConsumeAuthCode(ctx, redeemed.CodeHash, redemption(redeemed, "AP"), at(time.Minute))
 		mustOK(t, "consume alice's code", err)
 		bobCode := code("bob-code", bob)
 
@@ -430,7 +432,7 @@ var userCases = []testCase{
 			t.Fatalf("create the redeemed code's first token: %v", err)
 		}
 		mustNotExist(t, s, late.TokenHash)
-		_, err = s.ConsumeAuthCode(ctx, unused.CodeHash, "AU", at(20*time.Minute))
+		_, err = s.ConsumeAuthCode(ctx, unused.CodeHash, redemption(unused, "AU"), at(20*time.Minute))
 		mustErr(t, "redeem alice's unused code", err, storage.ErrNotFound)
 
 		// Bob is untouched.
@@ -442,7 +444,7 @@ var userCases = []testCase{
 		gotToken, err := s.GetRefreshToken(ctx, bh1.TokenHash)
 		mustOK(t, "get bob's token", err)
 		mustEqual(t, "bob's token", gotToken, bh1)
-		_, err = s.ConsumeAuthCode(ctx, bobCode.CodeHash, "BF", at(20*time.Minute))
+		_, err = s.ConsumeAuthCode(ctx, bobCode.CodeHash, redemption(bobCode, "BF"), at(20*time.Minute))
 		mustOK(t, "redeem bob's code", err)
 
 		mustErr(t, "delete alice again", s.DeleteUser(ctx, alice.ID, at(time.Hour)), storage.ErrNotFound)
@@ -468,22 +470,104 @@ func authCode(code string, expiresAt time.Time) storage.AuthCode {
 	}
 }
 
+// redemption is the request of the code's own client: it matches c.
+func redemption(c storage.AuthCode, familyID string) storage.CodeRedemption {
+	return storage.CodeRedemption{ClientID: c.ClientID, RedirectURI: c.RedirectURI, CodeChallenge: c.CodeChallenge, FamilyID: familyID}
+}
+
+// mismatches are redemptions of c that differ in one condition: a code is
+// burnt before the client is checked unless every one leaves c as it was.
+func mismatches(c storage.AuthCode, familyID string) map[string]storage.CodeRedemption {
+	r := redemption(c, familyID)
+	out := map[string]storage.CodeRedemption{}
+	for name, edit := range map[string]func(*storage.CodeRedemption){
+		"OtherClient":      func(r *storage.CodeRedemption) { r.ClientID = "other-client" },
+		"NoClient":         func(r *storage.CodeRedemption) { r.ClientID = "" },
+		"OtherRedirectURI": func(r *storage.CodeRedemption) { r.RedirectURI = "https://app.example/other" },
+		"OtherChallenge":   func(r *storage.CodeRedemption) { r.CodeChallenge = "x" + r.CodeChallenge[1:] },
+		"NoChallenge":      func(r *storage.CodeRedemption) { r.CodeChallenge = "" },
+	} {
+		m := r
+		edit(&m)
+		out[name] = m
+	}
+	return out
+}
+
 var authCodeCases = []testCase{
+	{"ACodeIsBurntBeforeTheClientIsChecked", func(t *testing.T, s storage.Store) {
+		for name, wrong := range mismatches(authCode("x", at(time.Minute)), "family-wrong") {
+			t.Run(name, func(t *testing.T) {
+				c := authCode("code-"+name, at(time.Minute))
+				mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
+				_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, wrong, at(10*time.Second))
+				mustErr(t, "consume with a mismatching request", err, storage.ErrNotFound)
+				// The code is untouched: its own client redeems it.
+				got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-A"), at(20*time.Second))
+				mustOK(t, "consume by the code's client afterwards", err)
+				if got.FamilyID != "family-A" || !got.UsedAt.Equal(at(20*time.Second)) {
+					t.Fatalf("consumed record: family %q used %v", got.FamilyID, got.UsedAt)
+				}
+				// A replay that does not match is no replay: it must not be
+				// told the code was used, nor be given the family to revoke.
+				got, err = s.ConsumeAuthCode(t.Context(), c.CodeHash, wrong, at(30*time.Second))
+				mustErr(t, "mismatching replay", err, storage.ErrNotFound)
+				mustEqual(t, "mismatching replay's record", got, storage.AuthCode{})
+				got, err = s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-B"), at(40*time.Second))
+				mustErr(t, "replay by the code's client", err, storage.ErrAlreadyUsed)
+				if got.FamilyID != "family-A" {
+					t.Fatalf("replay reports family %q, want family-A", got.FamilyID)
+				}
+			})
+		}
+	}},
+	{"CodeWithoutPKCE", func(t *testing.T, s storage.Store) {
+		c := authCode("code-1", at(time.Minute))
+		c.CodeChallenge, c.CodeChallengeMethod = "", ""
+		mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
+		downgrade := redemption(c, "family-X")
+		downgrade.CodeChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+		_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, downgrade, at(0))
+		mustErr(t, "consume with a verifier the code has no challenge for", err, storage.ErrNotFound)
+		_, err = s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-A"), at(0))
+		mustOK(t, "consume without PKCE", err)
+	}},
+	{"ConcurrentConsumeAmongOtherClientsHasOneWinner", func(t *testing.T, s storage.Store) {
+		for round := range raceRounds {
+			c := authCode(fmt.Sprintf("code-%d", round), at(time.Minute))
+			mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
+			wrong := mismatches(c, "family-wrong")["OtherClient"]
+			errs := race(concurrency, func(i int) error {
+				if i%2 == 1 {
+					_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, wrong, at(time.Second))
+					if !errors.Is(err, storage.ErrNotFound) {
+						return fmt.Errorf("other client: %v, want ErrNotFound", err)
+					}
+					return storage.ErrAlreadyUsed // counts as a loser below
+				}
+				_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, fmt.Sprintf("family-%d", i)), at(time.Second))
+				return err
+			})
+			if winner := oneWinner(t, round, errs); winner%2 == 1 {
+				t.Fatalf("round %d: another client's request won", round)
+			}
+		}
+	}},
 	{"ConsumeOnceThenAlreadyUsed", func(t *testing.T, s storage.Store) {
 		c := authCode("code-1", at(time.Minute))
 		mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
-		got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, "family-A", at(10*time.Second))
+		got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-A"), at(10*time.Second))
 		mustOK(t, "consume", err)
 		want := c
 		want.UsedAt, want.FamilyID = at(10*time.Second), "family-A"
 		mustEqual(t, "consumed", got, want)
 
-		again, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, "family-B", at(20*time.Second))
+		again, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-B"), at(20*time.Second))
 		mustErr(t, "consume again", err, storage.ErrAlreadyUsed)
 		mustEqual(t, "replayed record", again, want)
 	}},
 	{"UnknownIsNotFound", func(t *testing.T, s storage.Store) {
-		_, err := s.ConsumeAuthCode(t.Context(), storage.Hash("never issued"), "f", at(0))
+		_, err := s.ConsumeAuthCode(t.Context(), storage.Hash("never issued"), redemption(authCode("never issued", at(time.Minute)), "f"), at(0))
 		mustErr(t, "consume", err, storage.ErrNotFound)
 	}},
 	{"ExpiredIsNotFound", func(t *testing.T, s storage.Store) {
@@ -497,10 +581,10 @@ var authCodeCases = []testCase{
 			t.Run(tc.name, func(t *testing.T) {
 				c := authCode("code-"+tc.name, at(time.Minute))
 				mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
-				_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, "f", tc.now)
+				_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "f"), tc.now)
 				mustErr(t, "consume expired", err, storage.ErrNotFound)
 				// The failed attempt must not have marked the code used.
-				_, err = s.ConsumeAuthCode(t.Context(), c.CodeHash, "f", at(0))
+				_, err = s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "f"), at(0))
 				mustOK(t, "consume before expiry", err)
 			})
 		}
@@ -510,9 +594,9 @@ var authCodeCases = []testCase{
 		// caller revokes what it issued (RFC 6749 §4.1.2).
 		c := authCode("code-1", at(time.Minute))
 		mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
-		_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, "family-A", at(0))
+		_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-A"), at(0))
 		mustOK(t, "consume", err)
-		got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, "family-B", at(time.Hour))
+		got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "family-B"), at(time.Hour))
 		mustErr(t, "replay after expiry", err, storage.ErrAlreadyUsed)
 		if got.FamilyID != "family-A" {
 			t.Fatalf("replay reports family %q, want family-A", got.FamilyID)
@@ -530,7 +614,7 @@ var authCodeCases = []testCase{
 			results := make([]storage.AuthCode, concurrency)
 			errs := race(concurrency, func(i int) error {
 				var err error
-				results[i], err = s.ConsumeAuthCode(t.Context(), c.CodeHash, fmt.Sprintf("family-%d", i), at(time.Second))
+				results[i], err = s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, fmt.Sprintf("family-%d", i)), at(time.Second))
 				return err
 			})
 			winner := oneWinner(t, round, errs)
@@ -776,132 +860,6 @@ var refreshTokenCases = []testCase{
 		mustErr(t, "rotate", err, storage.ErrNotFound)
 		mustNotExist(t, s, storage.Hash("later"))
 	}},
-	{"RetrySpent", func(t *testing.T, s storage.Store) {
-		ctx := t.Context()
-		spentAt := at(time.Minute)
-		retry := func(oldHash, next, family string, spentAfter, now time.Time) (storage.RefreshToken, error) {
-			return s.RetrySpentRefreshToken(ctx, oldHash, refreshToken(next, family), spentAfter, now)
-		}
-		for _, tc := range []struct {
-			name string
-			// edit changes the token before it is stored.
-			edit func(r *storage.RefreshToken)
-			// unspent skips the rotation at spentAt that spends the token.
-			unspent bool
-			// prepare runs after the rotation, before the retry.
-			prepare    func(t *testing.T, old storage.RefreshToken)
-			oldHash    string // instead of the token's own
-			spentAfter time.Time
-			now        time.Time
-			want       error
-			// retryLater: the failed attempt must not have used up the
-			// token's single retry.
-			retryLater bool
-		}{
-			{name: "WithinWindow", spentAfter: at(30 * time.Second), now: at(90 * time.Second)},
-			{name: "SpentAtWindowStart", spentAfter: spentAt, now: at(90 * time.Second),
-				want: storage.ErrAlreadyUsed, retryLater: true},
-			{name: "SpentBeforeWindow", spentAfter: at(2 * time.Minute), now: at(3 * time.Minute),
-				want: storage.ErrAlreadyUsed, retryLater: true},
-			{name: "RetriedBefore", spentAfter: at(30 * time.Second), now: at(90 * time.Second),
-				want: storage.ErrAlreadyUsed, prepare: func(t *testing.T, old storage.RefreshToken) {
-					_, err := retry(old.TokenHash, "first-retry-of-"+old.FamilyID, old.FamilyID, at(30*time.Second), at(80*time.Second))
-					mustOK(t, "first retry", err)
-				}},
-			{name: "TokenExpired", edit: func(r *storage.RefreshToken) { r.ExpiresAt = at(2 * time.Minute) },
-				spentAfter: at(30 * time.Second), now: at(2 * time.Minute), want: storage.ErrAlreadyUsed},
-			{name: "FamilyExpired", edit: func(r *storage.RefreshToken) { r.FamilyExpiresAt = at(2 * time.Minute) },
-				spentAfter: at(30 * time.Second), now: at(2 * time.Minute), want: storage.ErrAlreadyUsed},
-			{name: "FamilyRevoked", spentAfter: at(30 * time.Second), now: at(90 * time.Second),
-				want: storage.ErrNotFound, prepare: func(t *testing.T, old storage.RefreshToken) {
-					mustOK(t, "revoke", s.RevokeFamily(ctx, old.FamilyID, at(80*time.Second)))
-				}},
-			{name: "Unknown", oldHash: storage.Hash("unknown"), spentAfter: at(30 * time.Second),
-				now: at(90 * time.Second), want: storage.ErrNotFound},
-			// A token never spent is no retry at all: the caller rotates it.
-			{name: "NeverSpent", unspent: true, spentAfter: at(30 * time.Second), now: at(90 * time.Second),
-				want: storage.ErrConflict},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				family := "F-" + tc.name
-				old := refreshToken("rt-"+tc.name, family)
-				if tc.edit != nil {
-					tc.edit(&old)
-				}
-				mustOK(t, "create", s.CreateRefreshToken(ctx, old))
-				if !tc.unspent {
-					var err error
-					old, err = s.RotateRefreshToken(ctx, old.TokenHash, refreshToken("rotated-"+tc.name, family), spentAt)
-					mustOK(t, "rotate", err)
-				}
-				if tc.prepare != nil {
-					tc.prepare(t, old)
-				}
-				oldHash := old.TokenHash
-				if tc.oldHash != "" {
-					oldHash = tc.oldHash
-				}
-				next := refreshToken("retry-"+tc.name, family)
-				got, err := retry(oldHash, "retry-"+tc.name, family, tc.spentAfter, tc.now)
-				mustErr(t, "retry", err, tc.want)
-				if tc.want != nil {
-					mustNotExist(t, s, next.TokenHash)
-				} else {
-					mustEqual(t, "returned old token", got, old)
-					stored, err := s.GetRefreshToken(ctx, next.TokenHash)
-					mustOK(t, "get next", err)
-					mustEqual(t, "next token", stored, next)
-				}
-				if tc.retryLater {
-					_, err := retry(oldHash, "later-"+tc.name, family, at(30*time.Second), tc.now)
-					mustOK(t, "retry within the window after the failed attempt", err)
-				}
-				if tc.unspent {
-					stored, err := s.GetRefreshToken(ctx, old.TokenHash)
-					mustOK(t, "get old", err)
-					mustEqual(t, "unspent token after a failed retry", stored, old)
-				}
-			})
-		}
-	}},
-	{"RetryOntoExistingIsConflict", func(t *testing.T, s storage.Store) {
-		ctx := t.Context()
-		old, other := refreshToken("rt-1", "F"), refreshToken("rt-other", "F")
-		mustOK(t, "create old", s.CreateRefreshToken(ctx, old))
-		mustOK(t, "create other", s.CreateRefreshToken(ctx, other))
-		_, err := s.RotateRefreshToken(ctx, old.TokenHash, refreshToken("rt-2", "F"), at(time.Minute))
-		mustOK(t, "rotate", err)
-		_, err = s.RetrySpentRefreshToken(ctx, old.TokenHash, other, at(0), at(2*time.Minute))
-		mustErr(t, "retry onto an existing token", err, storage.ErrConflict)
-		// Nothing was stored, the retry included.
-		_, err = s.RetrySpentRefreshToken(ctx, old.TokenHash, refreshToken("rt-3", "F"), at(0), at(2*time.Minute))
-		mustOK(t, "retry after the conflict", err)
-	}},
-	{"ConcurrentRetryHasOneWinner", func(t *testing.T, s storage.Store) {
-		for round := range raceRounds {
-			family := fmt.Sprintf("R%d", round)
-			old := refreshToken("rt-"+family, family)
-			mustOK(t, "create", s.CreateRefreshToken(t.Context(), old))
-			_, err := s.RotateRefreshToken(t.Context(), old.TokenHash, refreshToken("rt-"+family+"-rotated", family), at(time.Second))
-			mustOK(t, "rotate", err)
-			next := func(i int) storage.RefreshToken {
-				return refreshToken(fmt.Sprintf("rt-%s-retry-%d", family, i), family)
-			}
-			errs := race(concurrency, func(i int) error {
-				_, err := s.RetrySpentRefreshToken(t.Context(), old.TokenHash, next(i), at(0), at(2*time.Second))
-				return err
-			})
-			winner := oneWinner(t, round, errs)
-			for i := range concurrency {
-				_, err := s.GetRefreshToken(t.Context(), next(i).TokenHash)
-				if i == winner {
-					mustOK(t, "get the winner's token", err)
-				} else if !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("round %d: loser %d's token: error %v, want ErrNotFound", round, i, err)
-				}
-			}
-		}
-	}},
 	{"ListSessionRefreshTokens", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
 		sid, otherSID := storage.Hash("session-A"), storage.Hash("session-B")
@@ -1060,7 +1018,7 @@ var timeCases = func() []testCase {
 		{"AuthCode", func(t *testing.T, s storage.Store) {
 			c := storage.AuthCode{CodeHash: storage.Hash("c"), AuthTime: in, CreatedAt: in, ExpiresAt: in.Add(time.Minute)}
 			mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
-			got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, "f", in)
+			got, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "f"), in)
 			mustOK(t, "consume", err)
 			check(t, "AuthTime", got.AuthTime)
 			check(t, "CreatedAt", got.CreatedAt)
@@ -1190,11 +1148,11 @@ var housekeepingCases = []testCase{
 			c := authCode(name, expiresAt)
 			mustOK(t, "create code "+name, s.CreateAuthCode(ctx, c))
 			if !usedAt.IsZero() {
-				_, err := s.ConsumeAuthCode(ctx, c.CodeHash, "F-"+name, usedAt)
+				_, err := s.ConsumeAuthCode(ctx, c.CodeHash, redemption(c, "F-"+name), usedAt)
 				mustOK(t, "consume code "+name, err)
 			}
 			add(isLive, "code", name, func(t *testing.T) bool {
-				got, err := s.ConsumeAuthCode(ctx, c.CodeHash, "probe", at(0))
+				got, err := s.ConsumeAuthCode(ctx, c.CodeHash, redemption(c, "probe"), at(0))
 				if errors.Is(err, storage.ErrNotFound) {
 					return false
 				}

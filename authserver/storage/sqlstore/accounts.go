@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -14,12 +15,34 @@ import (
 
 // This file holds the long-lived records: clients, users and signing keys.
 
-// UpsertClient creates the client or replaces every field but CreatedAt.
+// UpsertClient creates the client or replaces every field but CreatedAt of
+// the one with the same id and owner. The owner check is in the statement's
+// ON CONFLICT clause, so that a concurrent start and CLI command cannot
+// both think they own the row; a client of another owner is
+// storage.ErrConflict.
 func (s *Store) UpsertClient(ctx context.Context, c storage.Client) error {
-	if _, err := s.w.ExecContext(ctx, s.q.upsertClient, clientArgs(c)...); err != nil {
+	if err := checkOwner(c.Owner); err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, s.q.upsertClient, clientArgs(c)...)
+	if err != nil {
 		return failed("upsert client", err)
 	}
+	if n, err := res.RowsAffected(); err != nil {
+		return failed("upsert client", err)
+	} else if n == 0 {
+		return storage.ErrConflict
+	}
 	return nil
+}
+
+// checkOwner refuses an owner that no reader would understand.
+func checkOwner(o storage.Owner) error {
+	switch o {
+	case storage.OwnerDatabase, storage.OwnerFile, storage.OwnerUnknown:
+		return nil
+	}
+	return fmt.Errorf("sqlstore: unknown owner %q", o)
 }
 
 // GetClient returns storage.ErrNotFound for an unknown id.
@@ -36,23 +59,73 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	return list(ctx, s.r, "list clients", s.q.listClients, scanClient)
 }
 
-// DeleteClient returns storage.ErrNotFound for an unknown id.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete client", s.q.deleteClient, id)
+// DeleteClient deletes the client and, in the same transaction, what it was
+// issued: its authorization codes, and every refresh-token family named by
+// its tokens or redeemed codes, revoked as RevokeFamily does. A client id can
+// be registered again later; a token of the removed client must not become
+// the new one's. storage.ErrNotFound for an unknown id.
+func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) error {
+	return s.withGrants(ctx, "delete client", cascade{s.q.deleteClient, []any{id}}, []cascade{
+		{s.q.revokeClientFamilies, []any{now.UnixMicro(), id, id}},
+		{s.q.deleteClientFamilyTokens, []any{id}},
+		{s.q.deleteClientAuthCodes, []any{id}},
+	})
+}
+
+// cascade is one statement run after the record it follows from.
+type cascade struct {
+	query string
+	args  []any
+}
+
+// withGrants runs first, the change to a client or user, and then the
+// statements that end what it was issued, in one transaction. first runs
+// before the rest so that an unknown id, which it finds no row for, stops
+// everything with storage.ErrNotFound.
+func (s *Store) withGrants(ctx context.Context, op string, first cascade, then []cascade) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, first.query, first.args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return storage.ErrNotFound
+		}
+		for _, st := range then {
+			if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return err
+	default:
+		return failed(op, err)
+	}
 }
 
 // UpsertUser creates the user or updates the one with the same Username,
 // keeping its ID and CreatedAt. A new user with an empty ID gets a random
 // 128-bit hex ID. A new username with the ID of another user is
-// storage.ErrConflict.
+// storage.ErrConflict, and so is an existing user of another owner.
 func (s *Store) UpsertUser(ctx context.Context, u storage.User) (storage.User, error) {
+	if err := checkOwner(u.Owner); err != nil {
+		return storage.User{}, err
+	}
 	if u.ID == "" {
 		// Only used when the username is new; on update the stored ID wins.
 		u.ID = randomID()
 	}
 	stored, err := scanUser(s.w.QueryRowContext(ctx, s.q.upsertUser, userArgs(u)...))
 	if err != nil {
-		if s.d.uniqueViolation(err) {
+		if s.d.uniqueViolation(err) || errors.Is(err, sql.ErrNoRows) {
+			// No row: the ON CONFLICT's owner check left the user alone.
 			return storage.User{}, storage.ErrConflict
 		}
 		return storage.User{}, failed("upsert user", err)
@@ -92,42 +165,29 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 // subject. It returns storage.ErrNotFound for an unknown id, like
 // DeleteClient: both are operator commands, where a typo should be told.
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// The user first, so that an unknown id stops before anything else.
-		res, err := tx.ExecContext(ctx, s.q.deleteUser, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return storage.ErrNotFound
-		}
-		// Families are revoked before their tokens and codes, which name
-		// them, are deleted. Not timeArg: a revocation is recorded even with
-		// a zero clock, as in RevokeFamily.
-		for _, st := range []struct {
-			query string
-			args  []any
-		}{
-			{s.q.deleteUserSessions, []any{id}},
-			{s.q.revokeUserFamilies, []any{now.UnixMicro(), id, id}},
-			{s.q.deleteUserFamilyTokens, []any{id}},
-			{s.q.deleteUserAuthCodes, []any{id}},
-		} {
-			if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, storage.ErrNotFound):
-		return err
-	default:
-		return failed("delete user", err)
+	return s.withGrants(ctx, "delete user", cascade{s.q.deleteUser, []any{id}}, s.userGrants(id, now))
+}
+
+// SetUserPassword changes the user's hash and, in the same transaction,
+// ends what the old password gave (userGrants): a password is changed because
+// it may be known to someone else, who must keep no session or token.
+// storage.ErrNotFound for an unknown id.
+func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, now time.Time) error {
+	return s.withGrants(ctx, "set user password",
+		cascade{s.q.setUserPassword, []any{passwordHash, timeArg(now), id}}, s.userGrants(id, now))
+}
+
+// userGrants ends everything issued to the user: login sessions deleted,
+// refresh-token families revoked (recorded at now, tokens deleted) and
+// authorization codes deleted. Families are revoked before the tokens and
+// codes that name them are deleted. Not timeArg: a revocation is recorded
+// even with a zero clock, as in RevokeFamily.
+func (s *Store) userGrants(id string, now time.Time) []cascade {
+	return []cascade{
+		{s.q.deleteUserSessions, []any{id}},
+		{s.q.revokeUserFamilies, []any{now.UnixMicro(), id, id}},
+		{s.q.deleteUserFamilyTokens, []any{id}},
+		{s.q.deleteUserAuthCodes, []any{id}},
 	}
 }
 

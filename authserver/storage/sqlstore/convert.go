@@ -74,6 +74,39 @@ func (c listCol) Scan(src any) error {
 	return nil
 }
 
+// Owners are stored by name, so that a row reads the same in either database's
+// shell: storage.OwnerDatabase, the zero value, is 'database'.
+
+func ownerArg(o storage.Owner) string {
+	if o == storage.OwnerDatabase {
+		return "database"
+	}
+	return string(o)
+}
+
+type ownerCol struct{ o *storage.Owner }
+
+func (c ownerCol) Scan(src any) error {
+	var v string
+	switch s := src.(type) {
+	case string:
+		v = s
+	case []byte:
+		v = string(s)
+	default:
+		return fmt.Errorf("sqlstore: owner column holds %T, want text", src)
+	}
+	switch o := storage.Owner(v); o {
+	case "database":
+		*c.o = storage.OwnerDatabase
+	case storage.OwnerFile, storage.OwnerUnknown:
+		*c.o = o
+	default:
+		return fmt.Errorf("sqlstore: unknown owner %q", v)
+	}
+	return nil
+}
+
 // row is what *sql.Row and *sql.Rows have in common.
 type row interface{ Scan(dest ...any) error }
 
@@ -81,26 +114,26 @@ func scanClient(r row) (storage.Client, error) {
 	var c storage.Client
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.CanIntrospect, &c.IDTokenAlg,
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, ownerCol{&c.Owner})
 	return c, err
 }
 
 func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.CanIntrospect, c.IDTokenAlg,
-		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}
+		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), ownerArg(c.Owner)}
 }
 
 func scanUser(r row) (storage.User, error) {
 	var u storage.User
 	err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Name,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner})
 	return u, err
 }
 
 func userArgs(u storage.User) []any {
 	return []any{u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Name,
-		timeArg(u.CreatedAt), timeArg(u.UpdatedAt)}
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner)}
 }
 
 func scanAuthCode(r row) (storage.AuthCode, error) {

@@ -19,16 +19,19 @@ func (s *Store) CreateAuthCode(ctx context.Context, c storage.AuthCode) error {
 	return s.insert(ctx, "create auth code", s.q.createAuthCode, authCodeArgs(c))
 }
 
-// ConsumeAuthCode marks the code used by familyID with one conditional
-// UPDATE, so that of concurrent redemptions exactly one gets a row back.
-// When the UPDATE matches nothing, a second read tells a replay
-// (storage.ErrAlreadyUsed, with the record and the winner's FamilyID) from an
-// unknown or expired code (storage.ErrNotFound). A used code stays a replay
-// after it expires: RFC 6749 §4.1.2 asks to revoke what it issued whenever
-// it comes back.
-func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash, familyID string, now time.Time) (storage.AuthCode, error) {
+// ConsumeAuthCode marks the code used by r.FamilyID with one conditional
+// UPDATE whose conditions include r's client, redirect URI and PKCE
+// challenge, so that of concurrent redemptions exactly one gets a row back
+// and a request that does not match the code changes nothing. When the
+// UPDATE matches nothing, a second read tells a replay of the code's own
+// client (storage.ErrAlreadyUsed, with the record and the winner's FamilyID)
+// from every other case (storage.ErrNotFound): unknown, expired, or not
+// matching r, used or not. A used code stays a replay after it expires: RFC
+// 6749 §4.1.2 asks to revoke what it issued whenever it comes back.
+func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash string, r storage.CodeRedemption, now time.Time) (storage.AuthCode, error) {
 	n := timeArg(now)
-	c, err := scanAuthCode(s.w.QueryRowContext(ctx, s.q.consumeAuthCode, n, familyID, codeHash, n))
+	c, err := scanAuthCode(s.w.QueryRowContext(ctx, s.q.consumeAuthCode, n, r.FamilyID, codeHash, n,
+		r.ClientID, r.RedirectURI, r.CodeChallenge))
 	if err == nil {
 		return c, nil
 	}
@@ -40,6 +43,9 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash, familyID string, 
 	c, err = scanAuthCode(s.r.QueryRowContext(ctx, s.q.getAuthCode, codeHash))
 	if err != nil {
 		return storage.AuthCode{}, notFound("consume auth code", err)
+	}
+	if c.ClientID != r.ClientID || c.RedirectURI != r.RedirectURI || c.CodeChallenge != r.CodeChallenge {
+		return storage.AuthCode{}, storage.ErrNotFound // someone else's code
 	}
 	if !c.UsedAt.IsZero() {
 		return c, storage.ErrAlreadyUsed
@@ -98,74 +104,12 @@ func (s *Store) GetRefreshToken(ctx context.Context, tokenHash string) (storage.
 // storage.ErrConflict. In every error case nothing is stored.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
 	n := timeArg(now)
-	return s.replaceRefreshToken(ctx, "rotate refresh token", s.q.spendRefreshToken, []any{n, oldHash, n, n}, s.whyNotSpendable, oldHash, next)
-}
-
-// whyNotSpendable reads the token that spendRefreshToken did not match and
-// returns the error that explains it.
-func (s *Store) whyNotSpendable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
-	t, err := s.refreshTokenState(ctx, tx, tokenHash)
-	switch {
-	case err != nil:
-		return storage.RefreshToken{}, err
-	case !t.SpentAt.IsZero():
-		return t, storage.ErrAlreadyUsed
-	default: // expired
-		return storage.RefreshToken{}, storage.ErrNotFound
-	}
-}
-
-// refreshTokenState reads a token inside tx: ErrNotFound when it is unknown
-// or its family is revoked, else the record, spent or not, expired or not.
-func (s *Store) refreshTokenState(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
-	var (
-		t    storage.RefreshToken
-		live bool
-	)
-	err := tx.QueryRowContext(ctx, s.q.getRefreshTokenState, tokenHash).Scan(append(refreshTokenDest(&t), &live)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows), err == nil && !live:
-		return storage.RefreshToken{}, storage.ErrNotFound
-	case err != nil:
-		return storage.RefreshToken{}, err
-	}
-	return t, nil
-}
-
-// RetrySpentRefreshToken is the reuse grace window: a client that lost the
-// response of a rotation may present the spent token once more. It marks
-// oldHash retried at now and stores next, in one transaction whose first
-// statement is the conditional UPDATE that picks the single winner; the
-// UPDATE matches only a token spent after spentAfter, never retried, unexpired
-// and of an unrevoked family. On success it returns the old record.
-//
-// Otherwise nothing is stored and: an unknown token, or one of a revoked
-// family, gives storage.ErrNotFound; a spent token that fails any other
-// condition (retried before, spent too long ago, expired) gives its record
-// and storage.ErrAlreadyUsed, which the caller treats as reuse, as
-// RotateRefreshToken does for a spent token; an existing next.TokenHash gives
-// storage.ErrConflict. A token that was never spent gives storage.ErrConflict
-// too: it is not a retry but a plain rotation, which the caller asks of
-// RotateRefreshToken and never of this method, so the error flags a caller
-// bug rather than a replay that would revoke the family.
-func (s *Store) RetrySpentRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, spentAfter, now time.Time) (storage.RefreshToken, error) {
-	n := timeArg(now)
-	return s.replaceRefreshToken(ctx, "retry spent refresh token", s.q.retryRefreshToken, []any{n, oldHash, timeArg(spentAfter), n, n}, s.whyNotRetriable, oldHash, next)
-}
-
-// replaceRefreshToken is the transaction of both rotation and the grace
-// retry: claim is the conditional UPDATE ... RETURNING that picks the single
-// winner and returns the old token; next is stored only after it matched.
-// When claim matches nothing, why reads the token and returns the error that
-// explains it (with the old record for storage.ErrAlreadyUsed).
-func (s *Store) replaceRefreshToken(ctx context.Context, op, claim string, args []any,
-	why func(context.Context, *sql.Tx, string) (storage.RefreshToken, error), oldHash string, next storage.RefreshToken) (storage.RefreshToken, error) {
 	var old storage.RefreshToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		old, err = scanRefreshToken(tx.QueryRowContext(ctx, claim, args...))
+		old, err = scanRefreshToken(tx.QueryRowContext(ctx, s.q.spendRefreshToken, n, oldHash, n, n))
 		if errors.Is(err, sql.ErrNoRows) {
-			old, err = why(ctx, tx, oldHash)
+			old, err = s.whyNotSpendable(ctx, tx, oldHash)
 			return err
 		}
 		if err != nil {
@@ -184,21 +128,28 @@ func (s *Store) replaceRefreshToken(ctx context.Context, op, claim string, args 
 	case s.d.uniqueViolation(err):
 		return storage.RefreshToken{}, storage.ErrConflict
 	default:
-		return storage.RefreshToken{}, failed(op, err)
+		return storage.RefreshToken{}, failed("rotate refresh token", err)
 	}
 }
 
-// whyNotRetriable reads the token that retryRefreshToken did not match and
-// returns the error that explains it (see RetrySpentRefreshToken).
-func (s *Store) whyNotRetriable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
-	t, err := s.refreshTokenState(ctx, tx, tokenHash)
+// whyNotSpendable reads the token that spendRefreshToken did not match and
+// returns the error that explains it: storage.ErrNotFound when it is unknown,
+// of a revoked family or expired, else its record and storage.ErrAlreadyUsed.
+func (s *Store) whyNotSpendable(ctx context.Context, tx *sql.Tx, tokenHash string) (storage.RefreshToken, error) {
+	var (
+		t    storage.RefreshToken
+		live bool
+	)
+	err := tx.QueryRowContext(ctx, s.q.getRefreshTokenState, tokenHash).Scan(append(refreshTokenDest(&t), &live)...)
 	switch {
+	case errors.Is(err, sql.ErrNoRows), err == nil && !live:
+		return storage.RefreshToken{}, storage.ErrNotFound
 	case err != nil:
 		return storage.RefreshToken{}, err
-	case t.SpentAt.IsZero():
-		return storage.RefreshToken{}, storage.ErrConflict
-	default:
+	case !t.SpentAt.IsZero():
 		return t, storage.ErrAlreadyUsed
+	default: // expired
+		return storage.RefreshToken{}, storage.ErrNotFound
 	}
 }
 

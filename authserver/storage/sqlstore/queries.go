@@ -3,8 +3,8 @@ package sqlstore
 // The column lists fix the order in which the scan functions read a row.
 const (
 	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at`
-	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at`
+		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at, owner`
+	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner`
 	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
 		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id`
 	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at`
@@ -25,18 +25,19 @@ const notRevoked = `NOT EXISTS (SELECT 1 FROM revoked_families
 type queries struct {
 	migrationApplied, recordMigration, schemaVersion string
 
-	upsertClient, getClient, listClients, deleteClient string
+	upsertClient, getClient, listClients, deleteClient                    string
+	revokeClientFamilies, deleteClientFamilyTokens, deleteClientAuthCodes string
 
 	upsertUser, getUser, getUserByUsername, listUsers, deleteUser                       string
 	deleteUserSessions, revokeUserFamilies, deleteUserFamilyTokens, deleteUserAuthCodes string
+	setUserPassword                                                                     string
 
 	createAuthCode, consumeAuthCode, getAuthCode string
 
 	createSession, getSession, deleteSession string
 
 	createRefreshToken, getRefreshToken, spendRefreshToken, getRefreshTokenState string
-	revokeFamily, deleteFamilyTokens, familyRevoked                              string
-	retryRefreshToken, listSessionRefreshTokens                                  string
+	revokeFamily, deleteFamilyTokens, familyRevoked, listSessionRefreshTokens    string
 
 	revokeAccessToken, accessTokenRevoked string
 
@@ -55,7 +56,7 @@ func newQueries(d dialect) queries {
 		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
 
 		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				secret_hash = excluded.secret_hash,
 				name = excluded.name,
@@ -67,23 +68,41 @@ func newQueries(d dialect) queries {
 				skip_consent = excluded.skip_consent,
 				can_introspect = excluded.can_introspect,
 				id_token_alg = excluded.id_token_alg,
-				updated_at = excluded.updated_at`),
+				updated_at = excluded.updated_at,
+				owner = excluded.owner
+			WHERE clients.owner = excluded.owner OR clients.owner = 'unknown'`),
 		getClient:    r(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`),
 		listClients:  r(`SELECT ` + clientCols + ` FROM clients ORDER BY id`),
 		deleteClient: r(`DELETE FROM clients WHERE id = ?`),
+		// DeleteClient's cascade, the client's side of DeleteUser's (see
+		// revokeUserFamilies for why the codes' families count).
+		revokeClientFamilies: r(`INSERT INTO revoked_families (family_id, revoked_at)
+			SELECT family_id, CAST(? AS BIGINT) FROM (
+				SELECT family_id FROM refresh_tokens WHERE client_id = ?
+				UNION
+				SELECT family_id FROM auth_codes WHERE client_id = ? AND family_id <> ''
+			) AS f WHERE true
+			ON CONFLICT (family_id) DO NOTHING`),
+		deleteClientFamilyTokens: r(`DELETE FROM refresh_tokens WHERE family_id IN
+			(SELECT family_id FROM refresh_tokens WHERE client_id = ?)`),
+		deleteClientAuthCodes: r(`DELETE FROM auth_codes WHERE client_id = ?`),
 
 		// Keyed by username: an existing user keeps its id and created_at. A
 		// new user whose id belongs to another username fails on the primary
-		// key, which ON CONFLICT (username) does not cover.
+		// key, which ON CONFLICT (username) does not cover. A user of another
+		// owner is left alone and RETURNING gives no row.
 		upsertUser: r(`INSERT INTO users (` + userCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (username) DO UPDATE SET
 				password_hash = excluded.password_hash,
 				email = excluded.email,
 				email_verified = excluded.email_verified,
 				name = excluded.name,
-				updated_at = excluded.updated_at
+				updated_at = excluded.updated_at,
+				owner = excluded.owner
+			WHERE users.owner = excluded.owner OR users.owner = 'unknown'
 			RETURNING ` + userCols),
+		setUserPassword:   r(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`),
 		getUser:           r(`SELECT ` + userCols + ` FROM users WHERE id = ?`),
 		getUserByUsername: r(`SELECT ` + userCols + ` FROM users WHERE username = ?`),
 		listUsers:         r(`SELECT ` + userCols + ` FROM users ORDER BY username`),
@@ -112,8 +131,11 @@ func newQueries(d dialect) queries {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		// One statement decides the winner: the row lock (PostgreSQL) or the
 		// single writer (SQLite) makes every later UPDATE see used_at set.
+		// The client, redirect URI and PKCE challenge are conditions of the
+		// same statement, so a request of anyone else leaves the row as it was.
 		consumeAuthCode: r(`UPDATE auth_codes SET used_at = ?, family_id = ?
 			WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?
+				AND client_id = ? AND redirect_uri = ? AND code_challenge = ?
 			RETURNING ` + authCodeCols),
 		getAuthCode: r(`SELECT ` + authCodeCols + ` FROM auth_codes WHERE code_hash = ?`),
 
@@ -129,19 +151,13 @@ func newQueries(d dialect) queries {
 			WHERE token_hash = ? AND spent_at IS NULL
 				AND expires_at > ? AND family_expires_at > ? AND ` + notRevoked + `
 			RETURNING ` + refreshTokenCols),
-		// Tells why spendRefreshToken or retryRefreshToken matched no row.
+		// Tells why spendRefreshToken matched no row.
 		getRefreshTokenState: r(`SELECT ` + refreshTokenCols + `, ` + notRevoked + `
 			FROM refresh_tokens WHERE token_hash = ?`),
 		revokeFamily: r(`INSERT INTO revoked_families (family_id, revoked_at) VALUES (?, ?)
 			ON CONFLICT (family_id) DO NOTHING`),
 		deleteFamilyTokens: r(`DELETE FROM refresh_tokens WHERE family_id = ?`),
 		familyRevoked:      r(`SELECT COUNT(*) FROM revoked_families WHERE family_id = ?`),
-		// Like spendRefreshToken, one statement picks the single winner: only
-		// a spent token, spent after the grace window opened, never retried.
-		retryRefreshToken: r(`UPDATE refresh_tokens SET retried_at = ?
-			WHERE token_hash = ? AND spent_at IS NOT NULL AND spent_at > ? AND retried_at IS NULL
-				AND expires_at > ? AND family_expires_at > ? AND ` + notRevoked + `
-			RETURNING ` + refreshTokenCols),
 		listSessionRefreshTokens: r(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
 			WHERE session_id = ? AND spent_at IS NULL AND ` + notRevoked + `
 			ORDER BY created_at, token_hash`),

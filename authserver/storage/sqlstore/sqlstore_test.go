@@ -96,8 +96,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 
 // TestMigrateFromVersion1 upgrades a database that ran only 0001 and holds
 // data, as databases in the field do: the rows must survive, and the new
-// columns must read as their defaults (a client may not introspect, a spent
-// token has its one retry left).
+// columns must read as their defaults (a client may not introspect; a spent
+// token stays spent).
 func TestMigrateFromVersion1(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -128,9 +128,9 @@ func TestMigrateFromVersion1(t *testing.T) {
 			if err != nil || c.Name != "Legacy" || !c.SkipConsent || c.CanIntrospect {
 				t.Fatalf("client written before the migration: %+v, %v", c, err)
 			}
-			next := storage.RefreshToken{TokenHash: storage.Hash("next"), FamilyID: "F"}
-			if _, err := s.RetrySpentRefreshToken(t.Context(), tokenHash, next, time.UnixMicro(1e6), time.UnixMicro(3e6)); err != nil {
-				t.Fatalf("retry a token spent before the migration: %v", err)
+			rt, err := s.GetRefreshToken(t.Context(), tokenHash)
+			if err != nil || !rt.SpentAt.Equal(time.UnixMicro(2e6)) {
+				t.Fatalf("token spent before the migration: %+v, %v", rt, err)
 			}
 		})
 	}
@@ -293,7 +293,7 @@ func BenchmarkConsumeAuthCode(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.ConsumeAuthCode(ctx, hashes[i], "family", now); err != nil {
+		if _, err := s.ConsumeAuthCode(ctx, hashes[i], storage.CodeRedemption{ClientID: "web", FamilyID: "family"}, now); err != nil {
 			b.Fatal(err)
 		}
 	}

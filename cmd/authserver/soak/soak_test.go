@@ -233,18 +233,21 @@ users:
 	close(stop)
 	wg.Wait()
 
+	// The workers are done: what they handed out no longer changes. The
+	// checks below append to s.access again, so they read these copies.
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	families, access, failures := s.families, s.access, s.failures
+	s.mu.Unlock()
 	t.Logf("%d operations, %d sign-ins, %d families, %d access tokens; %d requests lost with the killed replica",
-		s.ops.Load(), s.signIns.Load(), len(s.families), len(s.access), s.lost.Load())
-	for _, err := range s.failures {
+		s.ops.Load(), s.signIns.Load(), len(families), len(access), s.lost.Load())
+	for _, err := range failures {
 		t.Errorf("during the load: %v", err)
 	}
 	if s.lost.Load() == 0 {
 		t.Log("no request was in flight on the killed replica")
 	}
-	if len(s.families) < workers {
-		t.Fatalf("only %d sign-ins completed: the load did not run", len(s.families))
+	if len(families) < workers {
+		t.Fatalf("only %d sign-ins completed: the load did not run", len(families))
 	}
 
 	// Afterwards: every access token a client received is active, and every
@@ -268,19 +271,19 @@ users:
 		}
 		cw.Wait()
 	}
-	check(len(s.access), func(i int) error {
-		active, err := s.introspect(s.access[i])
+	check(len(access), func(i int) error {
+		active, err := s.introspect(access[i])
 		if err == nil && !active {
 			err = errors.New("inactive")
 		}
 		if err != nil {
-			return fmt.Errorf("access token %d of %d after the soak: %v", i, len(s.access), err)
+			return fmt.Errorf("access token %d of %d after the soak: %v", i, len(access), err)
 		}
 		return nil
 	})
-	check(len(s.families), func(i int) error {
-		if _, err := s.refresh(s.families[i]); err != nil {
-			return fmt.Errorf("family %d of %d after the soak: %v", i, len(s.families), err)
+	check(len(families), func(i int) error {
+		if _, err := s.refresh(families[i]); err != nil {
+			return fmt.Errorf("family %d of %d after the soak: %v", i, len(families), err)
 		}
 		return nil
 	})
