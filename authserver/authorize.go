@@ -62,7 +62,7 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	// and redirect_uri first: while they are in doubt, only a page may say so.
 	bad := checkParams(q)
 	if bad != nil && (bad.name == "client_id" || bad.name == "redirect_uri") {
-		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The " + bad.Error() + "."}
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", bad.sentence()}
 	}
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	if clientID == "" {

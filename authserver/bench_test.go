@@ -59,7 +59,7 @@ func BenchmarkTokenEndpointCodeExchange(b *testing.B) {
 	for i := range b.N {
 		rec := httptest.NewRecorder()
 		p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"authorization_code"}, "code": {codes[i]},
-			"redirect_uri": {authtest.DemoRedirect}, "code_verifier": {verifier}}, "demo-web", "demo-secret"))
+			"redirect_uri": {authtest.DemoRedirect}, "code_verifier": {verifier}}, "demo-web", "demo-web-secret-not-for-production"))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -74,7 +74,7 @@ func BenchmarkTokenEndpointClientCredentials(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		p.App.Server.ServeHTTP(rec, tokenRequest(form, "service", "service-secret"))
+		p.App.Server.ServeHTTP(rec, tokenRequest(form, "service", "service-secret-0123456789abcdefghij"))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -90,7 +90,7 @@ func BenchmarkTokenEndpointRefresh(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, "demo-web", "demo-secret"))
+		p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}, "demo-web", "demo-web-secret-not-for-production"))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -102,7 +102,7 @@ func benchRefreshToken(b *testing.B, p *authtest.Provider) string {
 	b.Helper()
 	rec := httptest.NewRecorder()
 	p.App.Server.ServeHTTP(rec, tokenRequest(url.Values{"grant_type": {"password"}, "username": {"alice"},
-		"password": {"alice-password"}, "scope": {"openid offline_access api.read"}}, "demo-web", "demo-secret"))
+		"password": {"alice-password"}, "scope": {"openid offline_access api.read"}}, "demo-web", "demo-web-secret-not-for-production"))
 	if rec.Code != http.StatusOK {
 		b.Fatalf("password grant: %d %s", rec.Code, rec.Body)
 	}
@@ -138,7 +138,7 @@ func BenchmarkHTTPClientCredentials32(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			postJSON(b, c, p.URL+"/token", body, "service", "service-secret")
+			postJSON(b, c, p.URL+"/token", body, "service", "service-secret-0123456789abcdefghij")
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
@@ -167,7 +167,7 @@ func benchHTTPRefresh(b *testing.B, p *authtest.Provider) {
 		token := <-families
 		for pb.Next() {
 			body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}.Encode()
-			token = postJSON(b, c, p.URL+"/token", body, "demo-web", "demo-secret")["refresh_token"].(string)
+			token = postJSON(b, c, p.URL+"/token", body, "demo-web", "demo-web-secret-not-for-production")["refresh_token"].(string)
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")

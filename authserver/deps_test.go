@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestDependenciesPointOneWay enforces the layering of DESIGN.md: cmd →
+// TestDependenciesPointOneWay enforces the layering of docs/ARCHITECTURE.md: cmd →
 // authserver → (storage, keys, templates, config); keys, config and
 // templates import nothing of ours; storage only keys; nothing imports cmd
 // or resource; go-oauth2 stays inside package authserver.
@@ -24,8 +24,10 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/observe", nil},
 		{"authserver/storage", []string{"keys"}},
 		{"authserver/storage/sqlstore", []string{"keys", "authserver/storage"}},
-		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe"}},
-		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe"}},
+		{"authserver/throttle", []string{"keys", "authserver/storage"}},
+		{"authserver/tlsserve", nil},
+		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle"}},
+		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+r.pkg).Output()

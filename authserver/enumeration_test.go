@@ -79,7 +79,7 @@ func TestUsernameEnumerationByTiming_OutdatedHashesUpgradedAtSignIn(t *testing.T
 		return u.PasswordHash
 	}
 	grant := func(username, pw string) int {
-		status, _, _ := postToken(t, p, url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}, "demo-web", "demo-secret")
+		status, _, _ := postToken(t, p, url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}, "demo-web", "demo-web-secret-not-for-production")
 		return status
 	}
 	checkUpgraded := func(username, pw, before string) {

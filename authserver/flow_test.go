@@ -28,7 +28,7 @@ func codeClient(t *testing.T, p *authtest.Provider, scopes ...string) (*oidc.Pro
 	}
 	return provider, &oauth2.Config{
 		ClientID:     "demo-web",
-		ClientSecret: "demo-secret",
+		ClientSecret: "demo-web-secret-not-for-production",
 		Endpoint:     provider.Endpoint(),
 		RedirectURL:  authtest.DemoRedirect,
 		Scopes:       scopes,
@@ -131,7 +131,7 @@ func TestUserinfoPOSTAndErrors(t *testing.T) {
 func passwordToken(t *testing.T, p *authtest.Provider, scope string) string {
 	t.Helper()
 	status, _, body := postToken(t, p, url.Values{"grant_type": {"password"}, "username": {"alice"},
-		"password": {"alice-password"}, "scope": {scope}}, "demo-web", "demo-secret")
+		"password": {"alice-password"}, "scope": {scope}}, "demo-web", "demo-web-secret-not-for-production")
 	if status != http.StatusOK {
 		t.Fatalf("password grant: %d %v", status, body)
 	}

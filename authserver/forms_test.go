@@ -363,9 +363,13 @@ func TestLogoutWithoutConfirmationForAnyIDTokenOfTheUser(t *testing.T) {
 		{"an ID token whose sid names this session signs out at once",
 			func(t *testing.T, own *oauth2.Token) string { return own.Extra("id_token").(string) }, false},
 		{"an ID token without sid (password grant) asks",
-			func(t *testing.T, _ *oauth2.Token) string { return passwordIDToken(t, "demo-web", "demo-secret") }, true},
+			func(t *testing.T, _ *oauth2.Token) string {
+				return passwordIDToken(t, "demo-web", "demo-web-secret-not-for-production")
+			}, true},
 		{"an ID token without sid of another client asks",
-			func(t *testing.T, _ *oauth2.Token) string { return passwordIDToken(t, "tricky", "a+b/c=d%e&f g") }, true},
+			func(t *testing.T, _ *oauth2.Token) string {
+				return passwordIDToken(t, "tricky", "a+b/c=d%e&f g-0123456789abcdefghij")
+			}, true},
 		{"an ID token of another session of the user asks",
 			func(t *testing.T, _ *oauth2.Token) string {
 				return signInTokens(t, p, p.Browser(t)).Extra("id_token").(string)

@@ -20,9 +20,9 @@ import (
 
 // The four "Tokens and grants" findings of the hardening audit (issue 14).
 
-// secretOf is the configured secret of a client, so these tests follow the
-// test configuration rather than repeat it.
-func secretOf(t *testing.T, p *authtest.Provider, id string) string {
+// configuredSecret is the secret a client has in the test configuration,
+// so these tests follow it rather than repeat it.
+func configuredSecret(t *testing.T, p *authtest.Provider, id string) string {
 	t.Helper()
 	for _, c := range p.Config.Clients {
 		if c.ID == id {
@@ -69,7 +69,7 @@ func TestACodeIsBurntBeforeTheClientIsChecked(t *testing.T) {
 	p := authtest.Start(t, nil)
 	const verifier = "burnt-verifier-burnt-verifier-burnt-verifier-0"
 	code := freshCode(t, p, verifier, "openid offline_access")
-	webSecret, otherSecret := secretOf(t, p, "demo-web"), secretOf(t, p, "code-only")
+	webSecret, otherSecret := configuredSecret(t, p, "demo-web"), configuredSecret(t, p, "code-only")
 	form := func(redirectURI, codeVerifier string, clientID string) url.Values {
 		f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
 		if codeVerifier != "" {
@@ -135,7 +135,7 @@ func TestTheRefreshGraceWindowForksAFamily(t *testing.T) {
 	// The longest window, so that a slow machine stays inside it.
 	const grace = time.Minute
 	p := authtest.Start(t, func(c *config.Config) { c.Tokens.RefreshReuseGrace = config.Duration(grace) })
-	secret := secretOf(t, p, "demo-web")
+	secret := configuredSecret(t, p, "demo-web")
 	mustRefresh := func(what, token string) map[string]any {
 		t.Helper()
 		status, body := refresh(t, p, token, "", "demo-web", secret)
@@ -229,7 +229,7 @@ func TestTheRefreshGraceWindowForksAFamily(t *testing.T) {
 func TestTheRefreshGraceWindowForksAFamilyAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	p := authtest.StartReplicas(t, 2, func(c *config.Config) { c.Tokens.RefreshReuseGrace = config.Duration(time.Minute) })
-	secret := secretOf(t, p, "demo-web")
+	secret := configuredSecret(t, p, "demo-web")
 	a := codeTokens(t, p)
 	var got []string
 	for i := range 4 { // round robin: two answers from each replica
@@ -255,7 +255,7 @@ func TestRemovedScopesLiveOnInRefreshTokens(t *testing.T) {
 	t.Parallel()
 	p := authtest.Start(t, nil)
 	ctx := context.Background()
-	secret := secretOf(t, p, "demo-web")
+	secret := configuredSecret(t, p, "demo-web")
 	setScopes := func(edit func([]string) []string) {
 		t.Helper()
 		c, err := p.App.Store.GetClient(ctx, "demo-web")
@@ -342,7 +342,7 @@ func TestClientCredentialsSubCollidesWithUserSubjects(t *testing.T) {
 			t.Fatalf("client named like user %s: %d %v; want 400 unauthorized_client", alice.Username, status, body)
 		}
 		// Other clients are unaffected.
-		if status, _, body := postToken(t, p, form, "service", secretOf(t, p, "service")); status != http.StatusOK {
+		if status, _, body := postToken(t, p, form, "service", configuredSecret(t, p, "service")); status != http.StatusOK {
 			t.Fatalf("service client: %d %v", status, body)
 		}
 	})

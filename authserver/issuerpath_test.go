@@ -136,7 +136,7 @@ func TestIssuerPathCodeFlow(t *testing.T) {
 			if err != nil {
 				t.Fatalf("discovery: %v", err)
 			}
-			oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-secret", Endpoint: provider.Endpoint(),
+			oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production", Endpoint: provider.Endpoint(),
 				RedirectURL: authtest.DemoRedirect, Scopes: []string{oidc.ScopeOpenID, "profile", "email", "api.read"}}
 			rec := &cookieRecorder{}
 			b := p.Browser(t)

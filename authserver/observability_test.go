@@ -83,15 +83,16 @@ func TestMetricsAfterAFlow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-secret")
+	status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production")
 	if status != http.StatusOK {
 		t.Fatalf("refresh: %d %v", status, body)
 	}
-	if status, _ := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-secret"); status != http.StatusBadRequest {
+	p.Clock.Advance(p.Config.Tokens.RefreshReuseGrace.Std() + time.Second) // past the grace window
+	if status, _ := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != http.StatusBadRequest {
 		t.Fatalf("refresh replay: %d", status)
 	}
 	second := passwordToken(t, p, "api.read")
-	if status, _, _ := postTo(t, p, "/revoke", url.Values{"token": {second}}, "demo-web", "demo-secret"); status != http.StatusOK {
+	if status, _, _ := postTo(t, p, "/revoke", url.Values{"token": {second}}, "demo-web", "demo-web-secret-not-for-production"); status != http.StatusOK {
 		t.Fatalf("revocation: %d", status)
 	}
 	for _, path := range []string{"/static/no-such-file.css?v=1", "/no/such/path?token=abc"} {
@@ -203,7 +204,7 @@ func TestForwardedClientIPAndRequestID(t *testing.T) {
 			form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong-password"}}
 			req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("demo-web", "demo-secret")
+			req.SetBasicAuth("demo-web", "demo-web-secret-not-for-production")
 			req.Header.Set("X-Forwarded-For", "198.51.100.66, 203.0.113.9")
 			req.Header.Set("X-Request-Id", "proxy-req-42")
 			resp, err := http.DefaultClient.Do(req)
@@ -251,14 +252,14 @@ func TestEveryLogLineOfARequestCarriesItsID(t *testing.T) {
 	}
 	start := len(logs.Lines(t))
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {authtest.DemoRedirect}, "code_verifier": {verifier}}
-	status, hdr, _ := postToken(t, p, form, "demo-web", "demo-secret")
+	status, hdr, _ := postToken(t, p, form, "demo-web", "demo-web-secret-not-for-production")
 	if status != http.StatusBadRequest {
 		t.Fatalf("replayed code: %d", status)
 	}
 	replayID := hdr.Get("X-Request-Id")
 
 	_ = p.App.Store.Close()
-	status, hdr, body := postToken(t, p, url.Values{"grant_type": {"client_credentials"}}, "service", "service-secret")
+	status, hdr, body := postToken(t, p, url.Values{"grant_type": {"client_credentials"}}, "service", "service-secret-0123456789abcdefghij")
 	if status < 500 { // server_error, or temporarily_unavailable for an outage
 		t.Fatalf("with the store closed: %d %v", status, body)
 	}

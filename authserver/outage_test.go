@@ -109,7 +109,7 @@ func (c client) post(path string, form url.Values, user, secret string) (answer,
 type tokens struct{ access, refresh string }
 
 func (c client) refresh(rt string) (tokens, error) {
-	a, err := c.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "demo-web", "demo-secret")
+	a, err := c.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "demo-web", "demo-web-secret-not-for-production")
 	if err != nil {
 		return tokens{}, err
 	}
@@ -127,7 +127,7 @@ func (c client) refresh(rt string) (tokens, error) {
 
 // introspect returns whether the access token is active.
 func (c client) introspect(access string) (bool, error) {
-	a, err := c.post("/introspect", url.Values{"token": {access}}, "service", "service-secret")
+	a, err := c.post("/introspect", url.Values{"token": {access}}, "service", "service-secret-0123456789abcdefghij")
 	if err != nil {
 		return false, err
 	}
@@ -184,7 +184,7 @@ func (c client) signIn() (tokens, error) {
 		return tokens{}, fmt.Errorf("consent did not return a code: %d %v %s", a.status, a.header, a.body)
 	}
 	a, err = c.post("/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-		"redirect_uri": {authtest.DemoRedirect}, "code_verifier": {verifier}}, "demo-web", "demo-secret")
+		"redirect_uri": {authtest.DemoRedirect}, "code_verifier": {verifier}}, "demo-web", "demo-web-secret-not-for-production")
 	if err != nil {
 		return tokens{}, err
 	}
@@ -250,16 +250,16 @@ func TestPostgresOutage(t *testing.T) {
 		call func() (answer, error)
 	}{
 		{"token (refresh)", func() (answer, error) {
-			return c.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {before.RefreshToken}}, "demo-web", "demo-secret")
+			return c.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {before.RefreshToken}}, "demo-web", "demo-web-secret-not-for-production")
 		}},
 		{"token (client credentials)", func() (answer, error) {
-			return c.post("/token", url.Values{"grant_type": {"client_credentials"}}, "service", "service-secret")
+			return c.post("/token", url.Values{"grant_type": {"client_credentials"}}, "service", "service-secret-0123456789abcdefghij")
 		}},
 		{"introspect", func() (answer, error) {
-			return c.post("/introspect", url.Values{"token": {before.AccessToken}}, "service", "service-secret")
+			return c.post("/introspect", url.Values{"token": {before.AccessToken}}, "service", "service-secret-0123456789abcdefghij")
 		}},
 		{"revoke", func() (answer, error) {
-			return c.post("/revoke", url.Values{"token": {before.RefreshToken}}, "demo-web", "demo-secret")
+			return c.post("/revoke", url.Values{"token": {before.RefreshToken}}, "demo-web", "demo-web-secret-not-for-production")
 		}},
 		{"userinfo", func() (answer, error) {
 			req, _ := http.NewRequest(http.MethodGet, p.URL+"/userinfo", nil)

@@ -40,7 +40,7 @@ var defaultParamRule = paramRule{max: 2048}
 //     the generators produce (generated secrets, codes and refresh tokens
 //     are 43 characters);
 //   - JWTs (access tokens, ID token hints): room for many claims and an
-//     RS4096 signature;
+//     RS256 signature by a 4096-bit key;
 //   - state, nonce and scope: opaque client values, some clients pack
 //     signed data into state;
 //   - code_verifier: exactly RFC 7636 §4.1.
@@ -87,6 +87,14 @@ func (e *paramError) Error() string {
 	return "parameter " + e.name + " is malformed: " + e.reason
 }
 
+// sentence is the error for a page.
+func (e *paramError) sentence() string {
+	if e.name == "" {
+		return "A parameter name is malformed: " + e.reason + "."
+	}
+	return "The parameter " + e.name + " is malformed: " + e.reason + "."
+}
+
 // tokenError is the RFC 6749 §5.2 answer for the token, revocation and
 // introspection endpoints.
 func (e *paramError) tokenError() *protocolError {
@@ -111,11 +119,11 @@ func checkParam(name, value string) *paramError {
 func (r paramRule) check(v string) string {
 	switch {
 	case len(v) > r.max:
-		return fmt.Sprintf("longer than %d bytes", r.max)
+		return fmt.Sprintf("it is longer than %d bytes", r.max)
 	case v != "" && len(v) < r.min:
-		return fmt.Sprintf("shorter than %d bytes", r.min)
+		return fmt.Sprintf("it is shorter than %d bytes", r.min)
 	case !utf8.ValidString(v):
-		return "not valid UTF-8"
+		return "it is not valid UTF-8"
 	}
 	for i := 0; i < len(v); i++ {
 		b := v[i]
@@ -123,7 +131,7 @@ func (r paramRule) check(v string) string {
 			return "it contains a control character"
 		}
 		if r.charset != nil && !r.charset(b) {
-			return "only " + r.charsetName + " are allowed"
+			return "it may contain only " + r.charsetName
 		}
 	}
 	return ""

@@ -77,10 +77,10 @@ var backends = []backend{
 	}},
 }
 
-func (b backend) startLogged(t testing.TB) (*authtest.Provider, *providerLog) {
+func (b backend) startLogged(t testing.TB, mutate func(*config.Config)) (*authtest.Provider, *providerLog) {
 	t.Helper()
 	log := &providerLog{TB: t}
-	return b.start(log, nil), log
+	return b.start(log, mutate), log
 }
 
 // badValues are what the finding sent, and their relatives: each is
@@ -99,7 +99,7 @@ const (
 	jsonError   answerWant = iota // RFC 6749 §5.2 JSON with the status and code
 	errorPage                     // an HTML error page, no redirect
 	loginPageAt                   // the login page again, with a message
-	clientError                   // a redirect to the registered URI with error=invalid_request
+	clientError                   // a redirect to the registered URI with error=code and state
 )
 
 func Test500OnPostgreSQLForNULBytesOrInvalidUTF8(t *testing.T) {
@@ -107,11 +107,12 @@ func Test500OnPostgreSQLForNULBytesOrInvalidUTF8(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
-			p, log := be.startLogged(t)
+			p, log := be.startLogged(t, nil)
 			// The log is really captured: a sign-in is audited.
 			m := log.mark()
+			demoSecret := configSecret(p.Config, "demo-web")
 			pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}, "scope": {"openid"}}
-			if status, _, body := postToken(t, p, pw, "demo-web", "demo-secret"); status != http.StatusOK {
+			if status, _, body := postToken(t, p, pw, "demo-web", demoSecret); status != http.StatusOK {
 				t.Fatalf("password grant: %d %v", status, body)
 			}
 			if len(log.since(m, regexp.MustCompile(`token\.issued`))) == 0 {
@@ -143,8 +144,8 @@ type malformedRequest struct {
 	// RFC 6749 §2.3.1 says); none when user is "".
 	user, secret string
 	want         answerWant
-	status       int
-	code         string
+	status       int    // of a jsonError, errorPage or loginPageAt
+	code         string // the error of a jsonError or clientError
 	state        string // the state a clientError must carry ("" none)
 	browser      *http.Client
 }
@@ -163,6 +164,7 @@ func malformedRequests(t *testing.T, p *authtest.Provider, bad string) []malform
 		}
 		return out
 	}
+	demoSecret, serviceSecret := configSecret(p.Config, "demo-web"), configSecret(p.Config, "service")
 	password := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}, "scope": {"openid"}}
 	code := url.Values{"grant_type": {"authorization_code"}, "code": {"some-code"}, "redirect_uri": {authtest.DemoRedirect},
 		"code_verifier": {"verifier-verifier-verifier-verifier-verifier"}}
@@ -178,26 +180,26 @@ func malformedRequests(t *testing.T, p *authtest.Provider, bad string) []malform
 			want: jsonError, status: http.StatusUnauthorized, code: "invalid_client"}
 	}
 	reqs := []malformedRequest{
-		invalidRequest("password grant username", "/token", with(password, "username", bad), "demo-web", "demo-secret"),
-		invalidRequest("password grant password", "/token", with(password, "password", bad), "demo-web", "demo-secret"),
-		invalidRequest("password grant scope", "/token", with(password, "scope", bad), "demo-web", "demo-secret"),
-		invalidClient("password grant client_id (post)", "/token", with(password, "client_id", bad, "client_secret", "demo-secret"), "", ""),
+		invalidRequest("password grant username", "/token", with(password, "username", bad), "demo-web", demoSecret),
+		invalidRequest("password grant password", "/token", with(password, "password", bad), "demo-web", demoSecret),
+		invalidRequest("password grant scope", "/token", with(password, "scope", bad), "demo-web", demoSecret),
+		invalidClient("password grant client_id (post)", "/token", with(password, "client_id", bad, "client_secret", demoSecret), "", ""),
 		invalidClient("password grant client_secret (post)", "/token", with(password, "client_id", "demo-web", "client_secret", bad), "", ""),
-		invalidClient("password grant client_id (basic)", "/token", password, bad, "demo-secret"),
-		invalidRequest("code grant code", "/token", with(code, "code", bad), "demo-web", "demo-secret"),
-		invalidRequest("code grant redirect_uri", "/token", with(code, "redirect_uri", bad), "demo-web", "demo-secret"),
-		invalidRequest("code grant code_verifier", "/token", with(code, "code_verifier", bad), "demo-web", "demo-secret"),
+		invalidClient("password grant client_id (basic)", "/token", password, bad, demoSecret),
+		invalidRequest("code grant code", "/token", with(code, "code", bad), "demo-web", demoSecret),
+		invalidRequest("code grant redirect_uri", "/token", with(code, "redirect_uri", bad), "demo-web", demoSecret),
+		invalidRequest("code grant code_verifier", "/token", with(code, "code_verifier", bad), "demo-web", demoSecret),
 		invalidClient("code grant client_id (post, public)", "/token", with(code, "client_id", bad), "", ""),
-		invalidRequest("refresh grant refresh_token", "/token", with(refresh, "refresh_token", bad), "demo-web", "demo-secret"),
-		invalidRequest("client credentials scope", "/token", with(service, "scope", bad), "service", "service-secret"),
-		invalidClient("client credentials client_id (basic)", "/token", service, bad, "service-secret"),
+		invalidRequest("refresh grant refresh_token", "/token", with(refresh, "refresh_token", bad), "demo-web", demoSecret),
+		invalidRequest("client credentials scope", "/token", with(service, "scope", bad), "service", serviceSecret),
+		invalidClient("client credentials client_id (basic)", "/token", service, bad, serviceSecret),
 		invalidClient("client credentials client_secret (basic)", "/token", service, "service", bad),
-		invalidClient("client credentials client_id (post)", "/token", with(service, "client_id", bad, "client_secret", "service-secret"), "", ""),
-		invalidRequest("unknown parameter", "/token", with(service, "x", bad), "service", "service-secret"),
-		invalidRequest("revoke token", "/revoke", with(token, "token", bad), "demo-web", "demo-secret"),
-		invalidClient("revoke client_id (basic)", "/revoke", token, bad, "demo-secret"),
-		invalidRequest("introspect token", "/introspect", with(token, "token", bad), "service", "service-secret"),
-		invalidClient("introspect client_id (post)", "/introspect", with(token, "client_id", bad, "client_secret", "service-secret"), "", ""),
+		invalidClient("client credentials client_id (post)", "/token", with(service, "client_id", bad, "client_secret", serviceSecret), "", ""),
+		invalidRequest("unknown parameter", "/token", with(service, "x", bad), "service", serviceSecret),
+		invalidRequest("revoke token", "/revoke", with(token, "token", bad), "demo-web", demoSecret),
+		invalidClient("revoke client_id (basic)", "/revoke", token, bad, demoSecret),
+		invalidRequest("introspect token", "/introspect", with(token, "token", bad), "service", serviceSecret),
+		invalidClient("introspect client_id (post)", "/introspect", with(token, "client_id", bad, "client_secret", serviceSecret), "", ""),
 		{name: "userinfo access_token", method: http.MethodPost, path: "/userinfo", form: url.Values{"access_token": {bad}},
 			want: jsonError, status: http.StatusBadRequest, code: "invalid_request"},
 	}
@@ -208,7 +210,7 @@ func malformedRequests(t *testing.T, p *authtest.Provider, bad string) []malform
 		return malformedRequest{name: name, method: method, path: path, form: form, want: errorPage, status: http.StatusBadRequest}
 	}
 	back := func(name string, form url.Values, state string) malformedRequest {
-		return malformedRequest{name: name, method: http.MethodGet, path: "/authorize", form: form, want: clientError, state: state}
+		return malformedRequest{name: name, method: http.MethodGet, path: "/authorize", form: form, want: clientError, code: "invalid_request", state: state}
 	}
 	reqs = append(reqs,
 		page("authorize client_id", http.MethodGet, "/authorize", with(authz, "client_id", bad)),
@@ -313,8 +315,70 @@ func (tc malformedRequest) check(t *testing.T, p *authtest.Provider) {
 		q := loc.Query()
 		target := *loc
 		target.RawQuery = ""
-		if target.String() != authtest.DemoRedirect || q.Get("error") != "invalid_request" || q.Get("state") != tc.state {
-			fail(fmt.Sprintf("want %s?error=invalid_request&state=%s", authtest.DemoRedirect, tc.state))
+		if target.String() != authtest.DemoRedirect || q.Get("error") != tc.code || q.Get("state") != tc.state {
+			fail(fmt.Sprintf("want %s?error=%s&state=%.20s…", authtest.DemoRedirect, tc.code, tc.state))
 		}
+	}
+}
+
+// TestParameterBoundsAreExact checks the edges of the parameter table on
+// both backends: a value at its bound, valid Unicode and a tab in a
+// password get past the boundary (and are answered on their meaning), one
+// byte more does not.
+func TestParameterBoundsAreExact(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			// Several wrong passwords for alice: not a case for the throttle.
+			p, log := be.startLogged(t, func(c *config.Config) { c.Security.Throttle.Enabled = new(false) })
+			demoSecret := configSecret(p.Config, "demo-web")
+			password := func(user, pw string) url.Values {
+				return url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}, "scope": {"openid"}}
+			}
+			verifier := func(v string) url.Values {
+				return url.Values{"grant_type": {"authorization_code"}, "code": {"some-code"}, "redirect_uri": {authtest.DemoRedirect}, "code_verifier": {v}}
+			}
+			tokenCase := func(name string, form url.Values, status int, code string) malformedRequest {
+				return malformedRequest{name: name, method: http.MethodPost, path: "/token", form: form, user: "demo-web", secret: demoSecret,
+					want: jsonError, status: status, code: code}
+			}
+			authz, _ := url.ParseQuery(strings.TrimPrefix(authorizeURL(p, map[string]string{"prompt": "none"}), p.URL+"/authorize?"))
+			withState := func(state string) url.Values {
+				q := url.Values{}
+				for k, v := range authz {
+					q[k] = v
+				}
+				q.Set("state", state)
+				return q
+			}
+			longState := strings.Repeat("s", 4096)
+			for _, tc := range []malformedRequest{
+				tokenCase("Unicode username", password("jürgen-ℌ-😀", "x"), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("tab in password", password("alice", "alice\tpassword"), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("tab in username", password("ali\tce", "x"), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("DEL in username", password("ali\x7fce", "x"), http.StatusBadRequest, "invalid_request"),
+				tokenCase("username at its bound", password(strings.Repeat("u", 256), "x"), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("username over its bound", password(strings.Repeat("u", 257), "x"), http.StatusBadRequest, "invalid_request"),
+				tokenCase("password at its bound", password("alice", strings.Repeat("p", 1024)), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("password over its bound", password("alice", strings.Repeat("p", 1025)), http.StatusBadRequest, "invalid_request"),
+				tokenCase("code_verifier of 43", verifier(strings.Repeat("v", 43)), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("code_verifier of 128", verifier(strings.Repeat("v", 128)), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("code_verifier of 42", verifier(strings.Repeat("v", 42)), http.StatusBadRequest, "invalid_request"),
+				tokenCase("code_verifier of 129", verifier(strings.Repeat("v", 129)), http.StatusBadRequest, "invalid_request"),
+				tokenCase("code_verifier with every unreserved character", verifier("AZaz09-._~"+strings.Repeat("v", 33)), http.StatusBadRequest, "invalid_grant"),
+				tokenCase("code_verifier with +", verifier("+"+strings.Repeat("v", 42)), http.StatusBadRequest, "invalid_request"),
+				{name: "state at its bound", method: http.MethodGet, path: "/authorize", form: withState(longState),
+					want: clientError, code: "login_required", state: longState},
+				{name: "state over its bound", method: http.MethodGet, path: "/authorize", form: withState(longState + "s"),
+					want: clientError, code: "invalid_request"},
+			} {
+				m := log.mark()
+				tc.check(t, p)
+				if lines := log.since(m, errorLine); len(lines) > 0 {
+					t.Errorf("%s: logged at ERROR:\n%s", tc.name, strings.Join(lines, "\n"))
+				}
+			}
+		})
 	}
 }

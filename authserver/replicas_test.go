@@ -36,14 +36,14 @@ func TestReplicasOnPostgres(t *testing.T) {
 
 	// Rotation across replicas, then reuse detection across replicas.
 	first := tok.RefreshToken
-	status, body := refresh(t, p, first, "", "demo-web", "demo-secret")
+	status, body := refresh(t, p, first, "", "demo-web", "demo-web-secret-not-for-production")
 	if status != 200 {
 		t.Fatalf("refresh: %d %v", status, body)
 	}
-	if status, body := refresh(t, p, body["refresh_token"].(string), "", "demo-web", "demo-secret"); status != 200 {
+	if status, body := refresh(t, p, body["refresh_token"].(string), "", "demo-web", "demo-web-secret-not-for-production"); status != 200 {
 		t.Fatalf("second refresh: %d %v", status, body)
 	}
-	if status, _ := refresh(t, p, first, "", "demo-web", "demo-secret"); status != 400 {
+	if status, _ := refresh(t, p, first, "", "demo-web", "demo-web-secret-not-for-production"); status != 400 {
 		t.Fatalf("reuse on another replica: %d", status)
 	}
 	if info := introspect(t, p, tok.AccessToken); info["active"] != false {

@@ -140,7 +140,7 @@ func redeem(t *testing.T, p *authtest.Provider, code, verifier string) (int, map
 	if verifier != "" {
 		form.Set("code_verifier", verifier)
 	}
-	status, _, body := postToken(t, p, form, "demo-web", "demo-secret")
+	status, _, body := postToken(t, p, form, "demo-web", "demo-web-secret-not-for-production")
 	return status, body
 }
 
@@ -271,22 +271,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}{
 		{"unknown client", pw("alice", "alice-password"), "nobody", "x", 401, "invalid_client"},
 		{"wrong secret", pw("alice", "alice-password"), "demo-web", "wrong", 401, "invalid_client"},
-		{"secret of another client", pw("alice", "alice-password"), "demo-web", "code-only-secret", 401, "invalid_client"},
+		{"secret of another client", pw("alice", "alice-password"), "demo-web", "code-only-secret-0123456789abcdefgh", 401, "invalid_client"},
 		{"no client authentication", pw("alice", "alice-password"), "", "", 401, "invalid_client"},
 		{"client checked before user", pw("alice", "wrong"), "demo-web", "wrong", 401, "invalid_client"},
-		{"wrong password", pw("alice", "wrong"), "demo-web", "demo-secret", 400, "invalid_grant"},
-		{"unknown user", pw("mallory", "alice-password"), "demo-web", "demo-secret", 400, "invalid_grant"},
-		{"password grant not allowed", pw("alice", "alice-password"), "code-only", "code-only-secret", 400, "unauthorized_client"},
-		{"password without username", pw("", "alice-password"), "demo-web", "demo-secret", 400, "invalid_request"},
-		{"password grant scope widening", with(pw("alice", "alice-password"), "scope", "openid admin"), "demo-web", "demo-secret", 400, "invalid_scope"},
-		{"implicit is no grant", with(pw("alice", "alice-password"), "grant_type", "implicit"), "demo-web", "demo-secret", 400, "unsupported_grant_type"},
-		{"library's internal implicit name", with(pw("alice", "alice-password"), "grant_type", "__implicit"), "demo-web", "demo-secret", 400, "unsupported_grant_type"},
-		{"unknown grant", with(pw("alice", "alice-password"), "grant_type", "urn:x"), "demo-web", "demo-secret", 400, "unsupported_grant_type"},
-		{"missing grant_type", with(pw("alice", "alice-password"), "grant_type", ""), "demo-web", "demo-secret", 400, "invalid_request"},
-		{"bad code", with(codeForm, "code", "nope"), "demo-web", "demo-secret", 400, "invalid_grant"},
-		{"code without redirect_uri", with(codeForm, "redirect_uri", ""), "demo-web", "demo-secret", 400, "invalid_request"},
-		{"code with other registered redirect_uri", with(codeForm, "redirect_uri", "http://127.0.0.1:7779/cb"), "demo-web", "demo-secret", 400, "invalid_grant"},
-		{"code of another client", codeForm, "code-only", "code-only-secret", 400, "invalid_grant"},
+		{"wrong password", pw("alice", "wrong"), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_grant"},
+		{"unknown user", pw("mallory", "alice-password"), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_grant"},
+		{"password grant not allowed", pw("alice", "alice-password"), "code-only", "code-only-secret-0123456789abcdefgh", 400, "unauthorized_client"},
+		{"password without username", pw("", "alice-password"), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_request"},
+		{"password grant scope widening", with(pw("alice", "alice-password"), "scope", "openid admin"), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_scope"},
+		{"implicit is no grant", with(pw("alice", "alice-password"), "grant_type", "implicit"), "demo-web", "demo-web-secret-not-for-production", 400, "unsupported_grant_type"},
+		{"library's internal implicit name", with(pw("alice", "alice-password"), "grant_type", "__implicit"), "demo-web", "demo-web-secret-not-for-production", 400, "unsupported_grant_type"},
+		{"unknown grant", with(pw("alice", "alice-password"), "grant_type", "urn:x"), "demo-web", "demo-web-secret-not-for-production", 400, "unsupported_grant_type"},
+		{"missing grant_type", with(pw("alice", "alice-password"), "grant_type", ""), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_request"},
+		{"bad code", with(codeForm, "code", "nope"), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_grant"},
+		{"code without redirect_uri", with(codeForm, "redirect_uri", ""), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_request"},
+		{"code with other registered redirect_uri", with(codeForm, "redirect_uri", "http://127.0.0.1:7779/cb"), "demo-web", "demo-web-secret-not-for-production", 400, "invalid_grant"},
+		{"code of another client", codeForm, "code-only", "code-only-secret-0123456789abcdefgh", 400, "invalid_grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, hdr, body := postToken(t, p, tc.form, tc.user, tc.secret)
@@ -305,7 +305,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		body := "grant_type=password&username=alice&password=alice-password&scope=openid&scope=email"
 		req, _ := http.NewRequest(http.MethodPost, p.URL+"/token", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("demo-web", "demo-secret")
+		req.SetBasicAuth("demo-web", "demo-web-secret-not-for-production")
 		assertStatus(t, req, 400, "invalid_request")
 	})
 	t.Run("JSON body refused", func(t *testing.T) {
@@ -320,7 +320,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 func TestClientSecretBasicAndPostWithSpecialCharacters(t *testing.T) {
 	p := authtest.Start(t, nil)
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
-		oc := &oauth2.Config{ClientID: "tricky", ClientSecret: "a+b/c=d%e&f g",
+		oc := &oauth2.Config{ClientID: "tricky", ClientSecret: "a+b/c=d%e&f g-0123456789abcdefghij",
 			Endpoint: oauth2.Endpoint{TokenURL: p.URL + "/token", AuthStyle: style}, Scopes: []string{"openid"}}
 		tok, err := oc.PasswordCredentialsToken(context.Background(), "alice", "alice-password")
 		if err != nil {
@@ -339,8 +339,8 @@ func TestClientSecretsAreHashedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte("demo-secret"))
-	if c.SecretHash != hex.EncodeToString(sum[:]) || strings.Contains(c.SecretHash, "demo-secret") {
+	sum := sha256.Sum256([]byte("demo-web-secret-not-for-production"))
+	if c.SecretHash != hex.EncodeToString(sum[:]) || strings.Contains(c.SecretHash, "demo-web-secret-not-for-production") {
 		t.Fatalf("stored secret = %q; want its SHA-256", c.SecretHash)
 	}
 	u, err := p.App.Store.GetUserByUsername(context.Background(), "alice")

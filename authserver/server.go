@@ -190,7 +190,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	// The dummy hash costs what a real one costs only if it is made with
 	// the parameters real hashes are made with.
-	dummy, err := password.Hash(randomToken(), password.DefaultParams)
+	dummy, err := password.Hash(randomToken(), cfg.PasswordParams)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,7 @@ func postFrom(t *testing.T, p *authtest.Provider, ip, path string, form url.Valu
 func passwordGrant(t *testing.T, p *authtest.Provider, ip, username, pw string) reply {
 	t.Helper()
 	return postFrom(t, p, ip, "/token", url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}, "scope": {"openid"}},
-		"demo-web", "demo-secret")
+		"demo-web", "demo-web-secret-not-for-production")
 }
 
 // checkThrottledJSON asserts the reply to a throttled token-endpoint
@@ -362,7 +362,7 @@ func TestNoThrottlingAnywhere_ClientAuthentication(t *testing.T) {
 	a, b := rs.r[0], rs.r[1]
 	const ip = "198.51.100.3"
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}
-	tok := postFrom(t, a, ip, "/token", cc, "service", "service-secret")
+	tok := postFrom(t, a, ip, "/token", cc, "service", "service-secret-0123456789abcdefghij")
 	if tok.status != http.StatusOK {
 		t.Fatalf("client credentials: %d %v", tok.status, tok.body)
 	}
@@ -373,15 +373,15 @@ func TestNoThrottlingAnywhere_ClientAuthentication(t *testing.T) {
 			t.Fatalf("wrong secret %d on %s: %d %v", i, w.path, ans.status, ans.body)
 		}
 	}
-	checkThrottledJSON(t, "token with the right secret", postFrom(t, b, ip, "/token", cc, "service", "service-secret"), 1)
-	checkThrottledJSON(t, "introspection with the right secret", postFrom(t, a, ip, "/introspect", url.Values{"token": {access}}, "service", "service-secret"), 1)
-	checkThrottledJSON(t, "revocation with the right secret", postFrom(t, b, ip, "/revoke", url.Values{"token": {access}}, "service", "service-secret"), 1)
+	checkThrottledJSON(t, "token with the right secret", postFrom(t, b, ip, "/token", cc, "service", "service-secret-0123456789abcdefghij"), 1)
+	checkThrottledJSON(t, "introspection with the right secret", postFrom(t, a, ip, "/introspect", url.Values{"token": {access}}, "service", "service-secret-0123456789abcdefghij"), 1)
+	checkThrottledJSON(t, "revocation with the right secret", postFrom(t, b, ip, "/revoke", url.Values{"token": {access}}, "service", "service-secret-0123456789abcdefghij"), 1)
 	if ans := postFrom(t, a, ip, "/token", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {"http://127.0.0.1:7777/cb"},
 		"client_id": {"native-app"}}, "", ""); ans.status == http.StatusTooManyRequests || ans.status == http.StatusUnauthorized {
 		t.Fatalf("a public client from the same address: %d %v", ans.status, ans.body)
 	}
 	rs.clock.Advance(time.Second)
-	if ans := postFrom(t, b, ip, "/introspect", url.Values{"token": {access}}, "service", "service-secret"); ans.status != http.StatusOK || ans.body["active"] != true {
+	if ans := postFrom(t, b, ip, "/introspect", url.Values{"token": {access}}, "service", "service-secret-0123456789abcdefghij"); ans.status != http.StatusOK || ans.body["active"] != true {
 		t.Fatalf("introspection after the back-off: %d %v", ans.status, ans.body)
 	}
 	if n := rs.throttledTotal(t, observe.ThrottleClientAuth); n != 3 {
@@ -439,7 +439,22 @@ func TestNoThrottlingAnywhere_HashSlotsPerClientIP(t *testing.T) {
 	wait(2)
 	start("203.0.113.9") // another address is not stuck behind the first
 	wait(3)
-	busy := passwordGrant(t, p, "198.51.100.1", "alice", "alice-password")
+	// The third from the first address: refused once its wait runs out,
+	// never let into the verification (which would hold it forever).
+	busyCh := make(chan reply, 1)
+	go func() { busyCh <- passwordGrant(t, p, "198.51.100.1", "alice", "alice-password") }()
+	var busy reply
+	for busy.status == 0 {
+		select {
+		case busy = <-busyCh:
+		default:
+			if entered.Load() > 3 {
+				close(release)
+				t.Fatal("a third verification from one address ran beside the first two")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	if busy.status != http.StatusTooManyRequests || busy.header.Get("Retry-After") != "1" || busy.body["error"] != "invalid_request" {
 		t.Fatalf("a third verification from one address: %d Retry-After %q %v; want 429", busy.status, busy.header.Get("Retry-After"), busy.body)
 	}

@@ -1,5 +1,5 @@
 // Package config owns the authorization server's YAML configuration: the schema
-// (whose key names are a contract that operators script against, see DESIGN.md),
+// (whose key names are a contract that operators script against, see docs/ARCHITECTURE.md),
 // the defaults, the AUTHSERVER_* environment overrides, strict decoding that names
 // unknown keys and their lines, and Validate, which reports every problem at once
 // with the path of the offending field.

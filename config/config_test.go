@@ -63,7 +63,7 @@ func TestDefaultIsValidDemo(t *testing.T) {
 	wantClient := config.Client{
 		ID:                     "demo-web",
 		Name:                   "Demo Web App",
-		Secret:                 "demo-secret",
+		Secret:                 "demo-web-secret-not-for-production",
 		RedirectURIs:           []string{"http://127.0.0.1:9094/callback"},
 		PostLogoutRedirectURIs: []string{"http://127.0.0.1:9094/"},
 		GrantTypes:             []string{"authorization_code", "refresh_token", "password"},
@@ -111,7 +111,7 @@ func TestExampleMatchesDefaults(t *testing.T) {
 	}
 }
 
-// The key names are a contract with operators' scripts (DESIGN.md); renaming
+// The key names are a contract with operators' scripts (docs/ARCHITECTURE.md, "Interfaces that must stay stable"); renaming
 // one must fail here.
 func TestSchemaKeys(t *testing.T) {
 	want := []string{
@@ -174,6 +174,10 @@ func TestValidateReportsField(t *testing.T) {
 		{"issuer with trailing slash", func(c *config.Config) { c.Issuer = "https://id.example.com/" }, "issuer", "slash"},
 		{"issuer http on public host", func(c *config.Config) { c.Issuer = "http://id.example.com" }, "issuer", "loopback"},
 		{"issuer without host", func(c *config.Config) { c.Issuer = "https:///path" }, "issuer", "no host"},
+		{"issuer path with dot segment", func(c *config.Config) { c.Issuer = "https://id.example.com/a/../b" }, "issuer", "segments"},
+		{"issuer path with empty segment", func(c *config.Config) { c.Issuer = "https://id.example.com/a//b" }, "issuer", "segments"},
+		{"issuer path with escape", func(c *config.Config) { c.Issuer = "https://id.example.com/a%20b" }, "issuer", "segments"},
+		{"issuer path with pattern braces", func(c *config.Config) { c.Issuer = "https://id.example.com/{id}" }, "issuer", "segments"},
 		{"listen not host:port", func(c *config.Config) { c.Listen = "9096" }, "listen", "host:port"},
 		{"listen port not a number", func(c *config.Config) { c.Listen = "127.0.0.1:http" }, "listen", "port"},
 		{"listen port too large", func(c *config.Config) { c.Listen = "127.0.0.1:70000" }, "listen", "port"},
@@ -826,7 +830,7 @@ tokens:
 clients:
   - id: web
     name: &cb http://127.0.0.1:9094/callback
-    secret: web-secret
+    secret: web-secret-0123456789abcdefghijklmn
     redirect_uris: *cb
     grant_types: authorization_code
     scopes:

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Grant types a client may list (RFC 6749 §4, §6).
@@ -158,10 +159,37 @@ func issuerProblem(issuer string) string {
 		// Relying parties compare the issuer byte for byte and append
 		// /.well-known/... to it; a trailing slash breaks one or the other.
 		return fmt.Sprintf("%q must not end with a slash", issuer)
+	case !plainIssuerPath(u):
+		// The path prefixes every route pattern and the cookies' Path, so it
+		// must read the same escaped and unescaped (authserver.New agrees).
+		return fmt.Sprintf("%q: the path must be /-separated segments of letters, digits and - . _ ~, with no empty, . or .. segment", issuer)
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
 		return fmt.Sprintf("%q uses http on host %q: http is allowed only for loopback hosts (127.0.0.1, localhost, ::1); use https", issuer, u.Hostname())
 	}
 	return ""
+}
+
+// plainIssuerPath reports whether the issuer's path is empty or made of
+// unreserved characters (RFC 3986 §2.3) in non-empty segments other than
+// "." and "..".
+func plainIssuerPath(u *url.URL) bool {
+	if u.Path == "" {
+		return true
+	}
+	if u.RawPath != "" || !strings.HasPrefix(u.Path, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(u.Path[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func isLoopback(host string) bool {
@@ -265,6 +293,12 @@ func (c Config) validateLifetimes(ps *problems) {
 	}
 }
 
+// MinClientSecretLen is the shortest secret a clients entry may have. The
+// server checks secrets with an unsalted SHA-256 (secrets it generates carry
+// 256 random bits), so a short or memorable one could be guessed offline
+// from a leaked database or online at the token endpoint.
+const MinClientSecretLen = 32
+
 func (c Config) validateClient(ps *problems, i int, cl Client) {
 	at := func(field string) string { return fmt.Sprintf("clients[%d].%s", i, field) }
 
@@ -277,6 +311,12 @@ func (c Config) validateClient(ps *problems, i int, cl Client) {
 
 	if cl.Secret != "" && cl.SecretHash != "" {
 		ps.add(at("secret_hash"), "set either secret or secret_hash, not both")
+	}
+	if n := utf8.RuneCountInString(cl.Secret); cl.Secret != "" && n < MinClientSecretLen {
+		// A secret is checked with one fast hash (see storage.Hash), which
+		// only a long random value makes safe to expose to guessing.
+		ps.add(at("secret"), "is %d characters, but a client secret needs at least %d: generate one with `openssl rand -base64 32` "+
+			"(or keep only its SHA-256 in the file as secret_hash: `printf %%s \"$SECRET\" | sha256sum`)", n, MinClientSecretLen)
 	}
 	if cl.SecretHash != "" {
 		if b, err := hex.DecodeString(cl.SecretHash); err != nil || len(b) != 32 {

@@ -23,7 +23,7 @@ func TestIntrospectionWithRealProvider(t *testing.T) {
 	const audience = "https://api.example.com" // the service client's audience in authtest
 	p := authtest.Start(t, nil)
 	ctx := context.Background()
-	cc := &clientcredentials.Config{ClientID: "service", ClientSecret: "service-secret",
+	cc := &clientcredentials.Config{ClientID: "service", ClientSecret: "service-secret-0123456789abcdefghij",
 		TokenURL: p.URL + "/token", Scopes: []string{"api.read"}}
 
 	cases := []struct {
@@ -41,7 +41,7 @@ func TestIntrospectionWithRealProvider(t *testing.T) {
 			clock := newFakeClock()
 			clock.set(time.Now()) // the provider's tokens are judged against real time
 			in, err := resource.NewIntrospector(ctx, resource.IntrospectionConfig{
-				Issuer: p.URL, Audience: audience, ClientID: "service", ClientSecret: "service-secret",
+				Issuer: p.URL, Audience: audience, ClientID: "service", ClientSecret: "service-secret-0123456789abcdefghij",
 				CacheTTL: c.cacheTTL, Now: clock.Now, Logger: discardLogger(),
 			})
 			if err != nil {
@@ -87,7 +87,7 @@ func revoke(t *testing.T, providerURL, token string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, providerURL+"/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("service", "service-secret")
+	req.SetBasicAuth("service", "service-secret-0123456789abcdefghij")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

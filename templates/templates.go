@@ -7,7 +7,7 @@
 // Content-Security-Policy.
 //
 // The form field names are a fixed contract that scripts and browser tests
-// drive (see DESIGN.md); change them only together with those.
+// drive (see docs/ARCHITECTURE.md); change them only together with those.
 //
 // This package is a leaf: it imports only the standard library and must not
 // import any other package of this module.

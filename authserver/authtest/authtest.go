@@ -78,11 +78,11 @@ func TestConfig(dir string) config.Config {
 	cfg.Clients = append(cfg.Clients,
 		config.Client{ID: "native-app", Name: "Native App", RedirectURIs: []string{"http://127.0.0.1:7777/cb"},
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile", "email", "offline_access", "api.read"}},
-		config.Client{ID: "tricky", Name: "Tricky Secret", Secret: "a+b/c=d%e&f g", RedirectURIs: []string{"http://127.0.0.1:7778/cb"},
+		config.Client{ID: "tricky", Name: "Tricky Secret", Secret: "a+b/c=d%e&f g-0123456789abcdefghij", RedirectURIs: []string{"http://127.0.0.1:7778/cb"},
 			GrantTypes: []string{"authorization_code", "password"}, Scopes: []string{"openid", "api.read"}},
-		config.Client{ID: "service", Name: "Backend Service", Secret: "service-secret", GrantTypes: []string{"client_credentials"},
+		config.Client{ID: "service", Name: "Backend Service", Secret: "service-secret-0123456789abcdefghij", GrantTypes: []string{"client_credentials"},
 			Scopes: []string{"api.read", "api.write"}, Audience: []string{"https://api.example.com"}, AllowIntrospection: true},
-		config.Client{ID: "code-only", Name: "Code Only", Secret: "code-only-secret", RedirectURIs: []string{"https://app.example.com/cb", "http://127.0.0.1:7779/cb"},
+		config.Client{ID: "code-only", Name: "Code Only", Secret: "code-only-secret-0123456789abcdefgh", RedirectURIs: []string{"https://app.example.com/cb", "http://127.0.0.1:7779/cb"},
 			GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid", "email", "api.read"}, SkipConsent: true},
 	)
 	cfg.Users = append(cfg.Users, config.User{Username: "bob", Password: "bob-password", Email: "bob@example.com", Name: "Bob Example"})
@@ -212,9 +212,13 @@ func (w testWriter) Write(b []byte) (int, error) {
 // redirect URI), so the test can read the code.
 func (p *Provider) Browser(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
+	var transport http.RoundTripper
+	if p.Server != nil { // nil for a provider a test runs itself
+		transport = p.Server.Client().Transport // trusts StartTLS's certificate
+	}
 	return &http.Client{
 		Jar:       jar,
-		Transport: p.Server.Client().Transport, // trusts StartTLS's certificate
+		Transport: transport,
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 			if !strings.HasPrefix(req.URL.String(), p.URL+"/") {
 				return http.ErrUseLastResponse

@@ -17,6 +17,7 @@ import (
 
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
+	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
 	"github.com/authserver-dev/authserver/config"
@@ -25,8 +26,10 @@ import (
 // The administration subcommands work on the database directly, so they work
 // while the server runs (every replica reads the same rows).
 
+// openStore opens the store as the server does, with the configured SQLite
+// durability.
 func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
-	return sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	return setup.OpenStore(ctx, cfg)
 }
 
 // list is a repeatable string flag.
@@ -128,6 +131,15 @@ func fileOwned(c cmdContext, kind, name, src string, declared bool) error {
 	return fmt.Errorf("%s %s is declared in %s; edit the file instead", kind, name, src)
 }
 
+// ownerName is the OWNER column of the list commands: file (change it in the
+// configuration file) or database (change it with these commands).
+func ownerName(o storage.Owner) string {
+	if o == storage.OwnerDatabase {
+		return "database"
+	}
+	return string(o)
+}
+
 func declaresClient(cfg config.Config, id string) bool {
 	return slices.ContainsFunc(cfg.Clients, func(c config.Client) bool { return c.ID == id })
 }
@@ -198,13 +210,13 @@ func clientList(ctx context.Context, c cmdContext) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tREDIRECT URIS")
+	fmt.Fprintln(tw, "ID\tTYPE\tOWNER\tGRANTS\tREDIRECT URIS")
 	for _, cl := range clients {
 		kind := "confidential"
 		if cl.Public() {
 			kind = "public"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cl.ID, kind, strings.Join(cl.GrantTypes, ","), strings.Join(cl.RedirectURIs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ID, kind, ownerName(cl.Owner), strings.Join(cl.GrantTypes, ","), strings.Join(cl.RedirectURIs, " "))
 	}
 	return tw.Flush()
 }
@@ -245,9 +257,9 @@ func userList(ctx context.Context, c cmdContext) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tSUB\tEMAIL\tNAME")
+	fmt.Fprintln(tw, "USERNAME\tSUB\tOWNER\tEMAIL\tNAME")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, u.Email, u.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, ownerName(u.Owner), u.Email, u.Name)
 	}
 	return tw.Flush()
 }

@@ -40,7 +40,7 @@ storage:
 passwords: {memory_kib: 64, iterations: 1, parallelism: 1}
 clients:
   - id: cli
-    secret: cli-secret-cli-secret
+    secret: cli-secret-cli-secret-cli-secret
     grant_types: [password]
     scopes: [openid, profile]
     audience: [https://api.example.com]
@@ -120,7 +120,7 @@ func serveFor(t *testing.T, path, issuer string) (stop func()) {
 func TestRestartKeepsDataAndKeys(t *testing.T) {
 	path, issuer := writeConfig(t, "")
 	stop := serveFor(t, path, issuer)
-	oc := &oauth2.Config{ClientID: "cli", ClientSecret: "cli-secret-cli-secret",
+	oc := &oauth2.Config{ClientID: "cli", ClientSecret: "cli-secret-cli-secret-cli-secret",
 		Endpoint: oauth2.Endpoint{TokenURL: issuer + "/token"}, Scopes: []string{"openid", "profile"}}
 	tok, err := oc.PasswordCredentialsToken(context.Background(), "carol", "carol-password")
 	if err != nil {
@@ -192,7 +192,7 @@ func TestZeroConfigDemo(t *testing.T) {
 	t.Setenv("AUTHSERVER_CONFIG", "")
 	stop := serveFor(t, "", "http://"+addr)
 	defer stop()
-	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-secret",
+	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production",
 		Endpoint: oauth2.Endpoint{TokenURL: "http://" + addr + "/token"}, Scopes: []string{"openid"}}
 	if _, err := oc.PasswordCredentialsToken(context.Background(), "alice", "alice-password"); err != nil {
 		t.Fatalf("demo user with the demo client: %v", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -55,7 +56,9 @@ func startServe(t *testing.T, path, issuer string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", path}, strings.NewReader(""), io.Discard, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", path}, strings.NewReader(""), io.Discard, io.Discard)
+	}()
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -233,5 +236,28 @@ func TestANewPasswordEndsNothingCLI(t *testing.T) {
 	passwordRT(t, app, "dave", "dave-new-password")
 	if got := refreshErr(app, carolRT); got != "" {
 		t.Errorf("another user's refresh token: %s", got)
+	}
+}
+
+// Secrets that `client add` generates carry 256 random bits, so they pass
+// the 32-character rule with room to spare and a SHA-256 of them is enough.
+func TestWeakSecretsAcceptedNotFromTheCLI(t *testing.T) {
+	t.Parallel()
+	path, _ := ownershipConfig(t)
+	seen := map[string]bool{}
+	for _, id := range []string{"one", "two"} {
+		out, err := runCmd(t, "", "client", "add", "--config", path, "--id", id, "--grant", "client_credentials",
+			"--scope", "api.read", "--audience", "https://api.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := addedSecret(t, out)
+		if b, err := base64.RawURLEncoding.DecodeString(secret); err != nil || len(b) != 32 {
+			t.Errorf("generated secret %q: %d bytes (%v), want 32", secret, len(b), err)
+		}
+		if seen[secret] {
+			t.Error("the same secret twice")
+		}
+		seen[secret] = true
 	}
 }

@@ -122,7 +122,7 @@ passwords: {memory_kib: 64, iterations: 1, parallelism: 1}
 tokens: {default_audience: [https://api.example]}
 %sclients:
   - id: cli
-    secret: cli-secret-cli-secret
+    secret: cli-secret-cli-secret-cli-secret
     grant_types: [password]
     scopes: [openid, profile]
 users:
@@ -238,7 +238,7 @@ func TestSignals(t *testing.T) {
 		defer conn.Close()
 		body := "grant_type=password&username=carol&password=carol-password&scope=openid"
 		fmt.Fprintf(conn, "POST /token HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
-			addr, base64.StdEncoding.EncodeToString([]byte("cli:cli-secret-cli-secret")), len(body))
+			addr, base64.StdEncoding.EncodeToString([]byte("cli:cli-secret-cli-secret-cli-secret")), len(body))
 		br := bufio.NewReader(conn)
 		if cont, err := http.ReadResponse(br, nil); err != nil || cont.StatusCode != http.StatusContinue {
 			t.Fatalf("want 100 Continue, got %v, %v", cont, err)

@@ -156,7 +156,7 @@ func checkRelyingParty(t *testing.T, issuer string, client *http.Client) {
 	if err != nil {
 		t.Fatalf("go-oidc discovery over https: %v", err)
 	}
-	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-secret", Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile"}}
+	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production", Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile"}}
 	tok, err := oc.PasswordCredentialsToken(context.WithValue(ctx, oauth2.HTTPClient, client), "alice", "alice-password")
 	if err != nil {
 		t.Fatalf("x/oauth2 password grant over https: %v", err)

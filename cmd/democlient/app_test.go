@@ -24,7 +24,7 @@ func offlineApp(t *testing.T) *app {
 		JWKSURL:   "http://issuer.test/jwks",
 	}).NewProvider(ctx)
 	a, err := newApp(ctx, appConfig{
-		Issuer: "http://issuer.test", ClientID: "demo-web", ClientSecret: "demo-secret",
+		Issuer: "http://issuer.test", ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production",
 		Listen: "127.0.0.1:9094", APIURL: "http://127.0.0.1:1/api/profile",
 		Scopes: []string{"openid", "profile"}, Provider: provider,
 	})
@@ -264,7 +264,7 @@ func TestParseFlags(t *testing.T) {
 		wantError bool
 	}{
 		{"defaults", "serve", nil, func(t *testing.T, c appConfig, _ credentials) {
-			if c.Issuer != "http://localhost:9096" || c.ClientID != "demo-web" || c.ClientSecret != "demo-secret" ||
+			if c.Issuer != "http://localhost:9096" || c.ClientID != "demo-web" || c.ClientSecret != "demo-web-secret-not-for-production" ||
 				c.Listen != "127.0.0.1:9094" || c.APIURL != "http://127.0.0.1:9095/api/profile" ||
 				strings.Join(c.Scopes, " ") != "openid profile email offline_access api.read" {
 				t.Errorf("defaults = %+v", c)

@@ -29,7 +29,7 @@ const usageHead = `Usage:
 
 Secrets can stay off the command line, which ps shows to every user:
   client secret  --client-secret-file FILE or --client-secret S, else $` + envClientSecret + `,
-                 else the demo's demo-secret (--client-secret "" for a public client)
+                 else the demo's demo-web-secret-not-for-production (--client-secret "" for a public client)
   password       --password-file FILE or --password S, else $` + envPassword + `,
                  else the demo's alice-password (password mode)
 
@@ -112,7 +112,7 @@ func flagSet(mode string) (*flag.FlagSet, *flagValues, []secretFlags) {
 	fs.Usage = func() {}
 	fs.StringVar(&v.cfg.Issuer, "issuer", "http://localhost:9096", "issuer `URL` of the provider")
 	fs.StringVar(&v.cfg.ClientID, "client-id", "demo-web", "client `ID` registered at the provider")
-	fs.StringVar(&v.cfg.ClientSecret, "client-secret", "demo-secret", "client `secret` (empty for a public client); visible in ps, prefer --client-secret-file or $"+envClientSecret)
+	fs.StringVar(&v.cfg.ClientSecret, "client-secret", "demo-web-secret-not-for-production", "client `secret` (empty for a public client); visible in ps, prefer --client-secret-file or $"+envClientSecret)
 	fs.StringVar(&v.secretFile, "client-secret-file", "", "read the client secret from `FILE` (one line)")
 	fs.StringVar(&v.cfg.Listen, "listen", "127.0.0.1:9094", "`host:port` to serve on; the redirect URI is http://<listen>/callback")
 	fs.StringVar(&v.cfg.APIURL, "api", "http://127.0.0.1:9095/api/profile", "API `URL` to call with the access token")

@@ -88,7 +88,7 @@ func TestSecretSources(t *testing.T) {
 		wantSecret, wantPass string
 		wantErr              string
 	}{
-		{"demo values", "password", nil, noEnv, "demo-secret", "alice-password", ""},
+		{"demo values", "password", nil, noEnv, "demo-web-secret-not-for-production", "alice-password", ""},
 		{"environment", "password", nil, env, "env-secret", "env-password", ""},
 		{"flags win over environment", "password", []string{"--client-secret", "flag-secret", "--password", "flag-password"}, env, "flag-secret", "flag-password", ""},
 		{"files win over environment", "password", []string{"--client-secret-file", secretFile, "--password-file", passwordFile}, env, "file-secret", "file-password", ""},

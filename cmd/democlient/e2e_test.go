@@ -44,7 +44,7 @@ func startDemoStack(t *testing.T) *demoStack {
 	})))
 	t.Cleanup(api.Close)
 	a, err := newApp(ctx, appConfig{
-		Issuer: p.URL, ClientID: "demo-web", ClientSecret: "demo-secret", Listen: demo.Listener.Addr().String(),
+		Issuer: p.URL, ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production", Listen: demo.Listener.Addr().String(),
 		APIURL: api.URL + "/api/profile", Scopes: []string{"openid", "profile", "email", "offline_access", "api.read"},
 	})
 	if err != nil {
@@ -129,7 +129,7 @@ func TestPasswordModeAgainstRealProvider(t *testing.T) {
 	s := startDemoStack(t)
 	var out strings.Builder
 	err := runPassword(context.Background(), appConfig{
-		Issuer: s.provider.URL, ClientID: "demo-web", ClientSecret: "demo-secret",
+		Issuer: s.provider.URL, ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production",
 		APIURL: s.api.URL + "/api/profile", Scopes: []string{"openid", "profile", "email", "api.read"},
 	}, credentials{Username: "alice", Password: "alice-password"}, &out)
 	if err != nil {

@@ -80,7 +80,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 func (f *fakeProvider) token(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if id, secret, ok := r.BasicAuth(); !ok || id != "demo-web" || secret != "demo-secret" {
+	if id, secret, ok := r.BasicAuth(); !ok || id != "demo-web" || secret != "demo-web-secret-not-for-production" {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}

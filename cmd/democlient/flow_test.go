@@ -17,7 +17,7 @@ import (
 func onlineApp(t *testing.T, f *fakeProvider, apiURL string) *app {
 	t.Helper()
 	a, err := newApp(context.Background(), appConfig{
-		Issuer: f.srv.URL, ClientID: "demo-web", ClientSecret: "demo-secret",
+		Issuer: f.srv.URL, ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production",
 		Listen: "127.0.0.1:9094", APIURL: apiURL, Scopes: []string{"openid", "profile", "offline_access", "api.read"},
 	})
 	if err != nil {
@@ -165,7 +165,7 @@ func TestPasswordMode(t *testing.T) {
 			f := newFakeProvider(t)
 			var out bytes.Buffer
 			err := runPassword(context.Background(), appConfig{
-				Issuer: f.srv.URL, ClientID: "demo-web", ClientSecret: "demo-secret", APIURL: tc.api(t),
+				Issuer: f.srv.URL, ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production", APIURL: tc.api(t),
 				Scopes: []string{"openid", "profile", "api.read"},
 			}, tc.creds, &out)
 			if tc.wantError == "" && err != nil {

@@ -34,7 +34,7 @@ func TestSampleAPIWithRealProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-secret", Endpoint: provider.Endpoint(),
+	oc := &oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production", Endpoint: provider.Endpoint(),
 		RedirectURL: authtest.DemoRedirect, Scopes: []string{oidc.ScopeOpenID, "api.read"}}
 	verifier := oauth2.GenerateVerifier()
 	loc := p.SignIn(t, p.Browser(t), oc.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "alice", "alice-password", "allow")
@@ -86,13 +86,13 @@ func TestSampleAPIInIntrospectionMode(t *testing.T) {
 	p := authtest.Start(t, nil)
 	ctx := context.Background()
 	v, err := startVerifier(ctx, options{issuer: p.URL, audience: "https://api.example.com",
-		introspect: true, clientID: "service", clientSecret: "service-secret"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		introspect: true, clientID: "service", clientSecret: "service-secret-0123456789abcdefghij"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	api := httptest.NewServer(newAPI(v))
 	defer api.Close()
-	cc := &clientcredentials.Config{ClientID: "service", ClientSecret: "service-secret", TokenURL: p.URL + "/token", Scopes: []string{"api.read"}}
+	cc := &clientcredentials.Config{ClientID: "service", ClientSecret: "service-secret-0123456789abcdefghij", TokenURL: p.URL + "/token", Scopes: []string{"api.read"}}
 	newToken := func() string {
 		tok, err := cc.Token(ctx)
 		if err != nil {
@@ -104,7 +104,7 @@ func TestSampleAPIInIntrospectionMode(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(url.Values{"token": {token}, "text": {"hi"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if basicAuth {
-			req.SetBasicAuth("service", "service-secret")
+			req.SetBasicAuth("service", "service-secret-0123456789abcdefghij")
 		} else {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

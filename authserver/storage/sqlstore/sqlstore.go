@@ -244,7 +244,12 @@ func openPostgres(dsn string) (*Store, error) {
 	db := stdlib.OpenDB(*cfg)
 	// Bounded so that several replicas stay under the server's
 	// max_connections (100 by default); idle connections are recycled so
-	// that a failover or a PgBouncer restart is picked up.
+	// that a failover or a PgBouncer restart is picked up. A connection the
+	// server dropped is discarded when next used (pgx's stdlib pings one that
+	// sat idle over a second and reports a closed one as driver.ErrBadConn,
+	// on which database/sql dials again), so the pool recovers from an
+	// outage by itself; the request that met the dead connection gets
+	// storage.ErrUnavailable (see unavailable.go).
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -42,7 +41,7 @@ func (s *Store) GetThrottle(ctx context.Context, key string, now time.Time) (sto
 		return storage.ThrottleState{}, nil
 	}
 	if err != nil {
-		return storage.ThrottleState{}, fmt.Errorf("sqlstore: get throttle: %w", err)
+		return storage.ThrottleState{}, failed("get throttle", err)
 	}
 	return st, nil
 }
@@ -53,7 +52,7 @@ func (s *Store) RecordThrottleFailure(ctx context.Context, key string, now, expi
 	err := s.w.QueryRowContext(ctx, s.q.throttle.recordFailure, key, timeArg(now), timeArg(expiresAt), timeArg(resetBefore)).
 		Scan(&st.Failures, timeCol{&st.LastFailure})
 	if err != nil {
-		return storage.ThrottleState{}, fmt.Errorf("sqlstore: record throttle failure: %w", err)
+		return storage.ThrottleState{}, failed("record throttle failure", err)
 	}
 	return st, nil
 }
@@ -61,7 +60,7 @@ func (s *Store) RecordThrottleFailure(ctx context.Context, key string, now, expi
 // ResetThrottle implements storage.ThrottleStore.
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	if _, err := s.w.ExecContext(ctx, s.q.throttle.reset, key); err != nil {
-		return fmt.Errorf("sqlstore: reset throttle: %w", err)
+		return failed("reset throttle", err)
 	}
 	return nil
 }

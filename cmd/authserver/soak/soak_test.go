@@ -43,10 +43,10 @@ const (
 
 const (
 	clientID     = "soak-web"
-	clientSecret = "soak-web-secret-0123456789"
+	clientSecret = "soak-web-secret-0123456789abcdef"
 	redirectURI  = "http://127.0.0.1:1/cb"
 	introspector = "soak-api"
-	apiSecret    = "soak-api-secret-0123456789"
+	apiSecret    = "soak-api-secret-0123456789abcdefghijklmnop"
 	username     = "soak-user"
 	password     = "soak-password"
 )
