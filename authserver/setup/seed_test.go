@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
+	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/config"
@@ -282,7 +283,20 @@ func TestANewPasswordEndsNothingInTheFile(t *testing.T) {
 		t.Fatal("a restart with the same password ended the session")
 	}
 
+	// Nor do new argon2 parameters: the hash is upgraded, the password is
+	// the same.
 	cfg := r.cfg
+	cfg.Passwords.Iterations++
+	r.mustStart(cfg)
+	if pg := authtest.Get(t, b, authURL); strings.Contains(pg.Body, `name="password"`) {
+		t.Fatal("new hash parameters ended the session")
+	}
+	if u, err := r.app.Load().Store.GetUserByUsername(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	} else if got, err := password.ParamsOf(u.PasswordHash); err != nil || got.Iterations != cfg.Passwords.Iterations {
+		t.Errorf("hash parameters after the restart: %+v, %v; want %d iterations", got, err, cfg.Passwords.Iterations)
+	}
+
 	cfg.Users = slices.Clone(cfg.Users)
 	for i := range cfg.Users {
 		if cfg.Users[i].Username == "alice" {

@@ -297,9 +297,10 @@ func derive(kek []byte, purpose string) []byte {
 // declared and otherwise handed to the database, with a warning.
 //
 // A user whose stored hash already matches the configured password keeps
-// it, so a restart does not rewrite every hash; a different password is a
-// password change (storage SetUserPassword), which ends the user's sessions
-// and revokes their refresh tokens.
+// it, so a restart does not rewrite every hash (it is re-hashed when the
+// passwords.* parameters changed, which is no password change); a different
+// password is a password change (storage SetUserPassword), which ends the
+// user's sessions and revokes their refresh tokens.
 func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -392,13 +393,17 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 		declaredUsers[u.Username] = true
 		existing, found := storedUsers[u.Username]
 		hash := u.PasswordHash
+		samePassword := false // the file's password verifies against the stored hash
 		if hash != "" && !password.Valid(hash) {
 			return fmt.Errorf("users: password_hash of %s is not an argon2id or bcrypt hash", u.Username)
 		}
 		if hash == "" {
 			if found {
 				if ok, _ := password.Verify(existing.PasswordHash, u.Password); ok {
-					hash = existing.PasswordHash
+					samePassword = true
+					if !password.NeedsRehash(existing.PasswordHash, params) {
+						hash = existing.PasswordHash
+					}
 				}
 			}
 			if hash == "" {
@@ -407,7 +412,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 				}
 			}
 		}
-		if found && existing.PasswordHash != hash {
+		if found && existing.PasswordHash != hash && !samePassword {
 			// The file's password changed: whoever knew the old one keeps
 			// no session or token. Before the upsert, so that a crash in
 			// between never leaves the new hash with the old sessions.

@@ -76,7 +76,7 @@ var serveCommand = &command{
 					return err
 				}
 			}
-			return serve(ctx, c.cfg, serveOptions{Demo: c.demo, DevTLS: *devTLS}, c.log)
+			return serve(ctx, c.cfg, serveOptions{Demo: c.demo, DevTLS: *devTLS, ConfigSource: c.source}, c.log)
 		})
 	},
 }

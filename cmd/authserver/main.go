@@ -101,9 +101,11 @@ type cmdContext struct {
 	cfg  config.Config
 	log  *slog.Logger
 	demo bool
-	in   io.Reader
-	out  io.Writer
-	args []string // positional arguments
+	// source names the configuration in messages: its path, or the embedded demo.
+	source string
+	in     io.Reader
+	out    io.Writer
+	args   []string // positional arguments
 }
 
 // withConfig makes an action that loads the configuration first.
@@ -113,6 +115,6 @@ func withConfig(f func(ctx context.Context, c cmdContext) error) action {
 		if err != nil {
 			return err
 		}
-		return f(ctx, cmdContext{cfg: cfg, log: log, demo: e.demo(), in: e.stdin, out: e.stdout, args: args})
+		return f(ctx, cmdContext{cfg: cfg, log: log, demo: e.demo(), source: e.describeConfig(), in: e.stdin, out: e.stdout, args: args})
 	}
 }

@@ -26,6 +26,9 @@ type serveOptions struct {
 	Demo bool
 	// DevTLS serves https with a self-signed certificate kept in the data directory.
 	DevTLS bool
+	// ConfigSource names the configuration (its path, or the embedded demo)
+	// in start-up errors about the entries it owns.
+	ConfigSource string
 }
 
 // serve runs the provider until ctx ends (SIGINT or SIGTERM), then drains
@@ -40,7 +43,7 @@ func serve(ctx context.Context, cfg config.Config, opts serveOptions, log *slog.
 	if err != nil {
 		return err
 	}
-	app, err := setup.Open(ctx, cfg, setup.Options{Logger: log, Getenv: os.Getenv})
+	app, err := setup.Open(ctx, cfg, setup.Options{Logger: log, Getenv: os.Getenv, ConfigSource: opts.ConfigSource})
 	if err != nil {
 		return err
 	}
