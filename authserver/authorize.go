@@ -21,7 +21,7 @@ import (
 // authorizeParams are the authorization-request parameters that survive the
 // round trip through the login and consent forms; anything else is dropped.
 var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode"}
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode", "claims", "id_token_hint"}
 
 // authzRequest is a validated authorization request.
 type authzRequest struct {
@@ -33,7 +33,15 @@ type authzRequest struct {
 	codeChallenge string
 	prompts       []string
 	maxAge        int // -1: absent
-	params        url.Values
+	// hintSubject is the sub of the id_token_hint, "" without one: only
+	// that user may be signed in for this request.
+	hintSubject string
+	params      url.Values
+	// responseMode is how the response reaches the redirect URI: "" for
+	// the query, responseModeFormPost for an auto-submitting form.
+	responseMode string
+	// claims is the claims parameter (OIDC Core §5.5), nil for none.
+	claims *claimsRequest
 }
 
 // pageError is shown to the user on an error page, because it is unsafe to
@@ -89,6 +97,11 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 			req.params.Set(name, v)
 		}
 	}
+	// Decided first, so that every error below reaches the client the way
+	// it asked for; any other value is refused below, by query.
+	if len(q["response_mode"]) == 1 && q.Get("response_mode") == responseModeFormPost {
+		req.responseMode = responseModeFormPost
+	}
 	if bad != nil {
 		if bad.name == "state" {
 			req.state = "" // not echoed back
@@ -109,19 +122,34 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	if !slices.Contains(c.GrantTypes, "authorization_code") {
 		return req, errUnauthorizedClient("client %s is not allowed the authorization_code grant", c.ID)
 	}
-	if q.Has("request") || q.Has("request_uri") {
-		return req, newError("request_not_supported", http.StatusBadRequest, "request objects are not supported")
+	// The errors OIDC Core §6.1 and §6.2 name, which the conformance suite
+	// expects: request objects are not supported, by value or by reference.
+	if q.Has("request") {
+		return req, newError("request_not_supported", http.StatusBadRequest, "request objects (the request parameter) are not supported")
 	}
-	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
-		return req, errInvalidRequest("response_mode %s is not supported; use query", rm)
+	if q.Has("request_uri") {
+		return req, newError("request_uri_not_supported", http.StatusBadRequest, "request_uri is not supported")
 	}
-	if req.scope, err = grantedScope(c, q.Get("scope")); err != nil {
+	if rm := q.Get("response_mode"); rm != "" && rm != "query" && rm != responseModeFormPost {
+		return req, errInvalidRequest("response_mode %s is not supported; use query or form_post", rm)
+	}
+	if req.responseMode == responseModeFormPost && !httpURL(req.redirectURI) {
+		req.responseMode = ""
+		return req, errInvalidRequest("response_mode form_post needs an http or https redirect_uri")
+	}
+	if req.scope, err = allowedScope(c, q.Get("scope")); err != nil {
+		return req, err
+	}
+	if req.claims, err = parseClaimsRequest(q.Get("claims")); err != nil {
 		return req, err
 	}
 	if err := req.parsePKCE(q); err != nil {
 		return req, err
 	}
 	req.nonce = q.Get("nonce")
+	if req.hintSubject, err = s.idTokenHintSubject(q.Get("id_token_hint"), c); err != nil {
+		return req, err
+	}
 	req.prompts = strings.Fields(q.Get("prompt"))
 	if slices.Contains(req.prompts, "none") && len(req.prompts) > 1 {
 		return req, errInvalidRequest("prompt=none cannot be combined with other prompt values")
@@ -181,23 +209,25 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request, params
 // consent page, or (signed in and consented) the redirect with a code.
 func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
 	promptNone := slices.Contains(req.prompts, "none")
-	if sess == nil || slices.Contains(req.prompts, "login") || req.tooOld(sess, s.now()) {
+	if why := req.signInNeeded(sess, s); why != "" {
 		if promptNone {
-			s.authorizeError(w, r, req, newError("login_required", http.StatusBadRequest, "the user is not signed in"))
+			s.authorizeError(w, r, req, errLoginRequired("%s", why))
 			return
 		}
-		s.renderLogin(w, r, req, "", "", http.StatusOK, s.sessionUsername(r, sess))
+		s.renderLogin(w, r, req, s.loginPrefill(r.Context(), req), "", http.StatusOK, s.sessionUsername(r, sess))
 		return
 	}
-	if req.client.SkipConsent {
+	ask, need, err := s.consentToAsk(r.Context(), req, sess)
+	switch {
+	case err != nil:
+		s.authorizeError(w, r, req, err)
+	case !need:
 		s.issueCode(w, r, req, sess)
-		return
+	case promptNone:
+		s.authorizeError(w, r, req, errConsentRequired("the user has not approved %s for this application", strings.Join(ask, " ")))
+	default:
+		s.renderConsent(w, r, req, sess, ask)
 	}
-	if promptNone {
-		s.authorizeError(w, r, req, newError("consent_required", http.StatusBadRequest, "the user has not approved this application"))
-		return
-	}
-	s.renderConsent(w, r, req, sess)
 }
 
 // tooOld reports whether max_age demands a fresh sign-in (OIDC Core §3.1.2.1).
@@ -247,6 +277,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, req, username, "The username or password is wrong.", http.StatusUnauthorized, "")
 		return
 	}
+	if req.hintSubject != "" && user.ID != req.hintSubject {
+		// OIDC Core §3.1.2.1: the application asked for the user its
+		// id_token_hint names, and someone else signed in. Their session
+		// stays as it was.
+		s.authorizeError(w, r, req, errLoginRequired("the user who signed in is not the one id_token_hint names"))
+		return
+	}
 	if err := s.startSession(w, r, user.ID); err != nil {
 		s.authorizeError(w, r, req, err)
 		return
@@ -290,6 +327,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
+		if err := s.rememberConsent(r.Context(), req, sess); err != nil {
+			s.authorizeError(w, r, req, err)
+			return
+		}
 		s.issueCode(w, r, req, sess)
 	case "deny":
 		s.authorizeError(w, r, req, errAccessDenied("the user denied the request"))
@@ -333,7 +374,8 @@ func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request, purpose strin
 
 // issueCode creates the authorization code and redirects to the client.
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
-	g := &grant{client: req.client, userID: sess.UserID, nonce: req.nonce, sessionID: sess.IDHash, authTime: sess.AuthTime}
+	g := &grant{client: req.client, userID: sess.UserID, nonce: req.nonce, sessionID: sess.IDHash, authTime: sess.AuthTime,
+		claims: req.claims}
 	ti, err := s.engine.GenerateAuthToken(withGrant(r.Context(), g), oauth2.Code, &oauth2.TokenGenerateRequest{
 		ClientID:            req.client.ID,
 		UserID:              sess.UserID,
@@ -352,8 +394,17 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 
 // redirectToClient sends the authorization response to the validated
 // redirect URI, keeping its query (RFC 6749 §3.1.2) and adding state and iss
-// (RFC 9207).
+// (RFC 9207); or, for response_mode=form_post, posts them there.
 func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, req *authzRequest, params url.Values) {
+	params = cloneValues(params)
+	if req.state != "" {
+		params.Set("state", req.state)
+	}
+	params.Set("iss", s.cfg.Issuer)
+	if req.responseMode == responseModeFormPost {
+		s.postToClient(w, req, params)
+		return
+	}
 	u, err := url.Parse(req.redirectURI)
 	if err != nil { // cannot happen: registered URIs are validated at start
 		s.renderError(w, http.StatusInternalServerError, "Server error", "The application's redirect URI is malformed.", "")
@@ -363,10 +414,6 @@ func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, req *a
 	for k, v := range params {
 		q[k] = v
 	}
-	if req.state != "" {
-		q.Set("state", req.state)
-	}
-	q.Set("iss", s.cfg.Issuer)
 	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
@@ -404,15 +451,22 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzR
 	})
 }
 
-func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
+// renderConsent asks the user to approve ask (see consentToAsk): scopes, and
+// claims by name.
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session, ask []string) {
 	user, err := s.store.GetUser(r.Context(), sess.UserID)
 	if err != nil {
 		s.authorizeError(w, r, req, err)
 		return
 	}
 	var scopes []templates.Scope
-	for _, sc := range strings.Fields(req.scope) {
-		scopes = append(scopes, templates.Scope{Name: sc, Description: templates.ScopeDescription(sc)})
+	for _, item := range ask {
+		// Claims asked for by name (the claims parameter) are approved by name.
+		if name, ok := strings.CutPrefix(item, consentClaimPrefix); ok {
+			scopes = append(scopes, templates.Scope{Name: name, Description: claimDescription(name)})
+			continue
+		}
+		scopes = append(scopes, templates.Scope{Name: item, Description: templates.ScopeDescription(item)})
 	}
 	notYou := cloneValues(req.params)
 	notYou.Set("prompt", "login")

@@ -1,9 +1,14 @@
 package authserver
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
+
+	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
 // supportedGrantTypes are the grants this server implements; a client uses
@@ -11,8 +16,15 @@ import (
 var supportedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials", "password"}
 
 // discoveryDocument is OpenID Connect Discovery 1.0 §3 and RFC 8414 in one:
-// it lists exactly what the server does, so clients never guess.
+// it lists exactly what the server does, so clients never guess. This one,
+// made at start, lists every grant the server implements; handleDiscovery
+// serves the one for the grants that some client may use (discoveryWith).
 func (s *Server) discoveryDocument() ([]byte, error) {
+	return s.discoveryWith(supportedGrantTypes)
+}
+
+// discoveryWith is the discovery document listing grantTypes.
+func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 	doc := map[string]any{
 		"issuer":                 s.cfg.Issuer,
 		"authorization_endpoint": s.url(pathAuthorize),
@@ -22,32 +34,63 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"revocation_endpoint":    s.url(pathRevoke),
 		"introspection_endpoint": s.url(pathIntrospect),
 		"end_session_endpoint":   s.url(pathLogout),
-		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":                      []string{"code"},
-		"response_modes_supported":                      []string{"query"},
-		"grant_types_supported":                         supportedGrantTypes,
-		"subject_types_supported":                       []string{"public"},
-		"id_token_signing_alg_values_supported":         s.keys.Algorithms(),
-		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":              []string{"S256"},
-		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access"},
-		"claims_supported": []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
-			"name", "preferred_username", "email", "email_verified"},
+		"revocation_endpoint_auth_methods_supported":     []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query", responseModeFormPost},
+		"grant_types_supported":                          grantTypes,
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          s.keys.Algorithms(),
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"scopes_supported":                               []string{"openid", "profile", "email", "address", "phone", "offline_access"},
+		"claims_supported":                               supportedClaims,
+		"claim_types_supported":                          []string{"normal"},
+		"acr_values_supported":                           []string{acrPassword},
 		"authorization_response_iss_parameter_supported": true,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
-		"claims_parameter_supported":                     false,
+		"claims_parameter_supported":                     true,
 	}
 	return json.Marshal(doc)
 }
 
-func (s *Server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
+// handleDiscovery serves the discovery document. Which grants it lists
+// depends on the clients, which the CLI may change while every replica runs,
+// so it asks the store on each request: always current on every replica,
+// with no invalidation to get wrong, for one read of the clients table that
+// relying parties pay once per max-age. While the store cannot be read, the
+// document made at start (every implemented grant) is served, with a short
+// max-age so that no cache keeps it.
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	body, maxAge := s.discovery, "3600"
+	grantTypes, err := s.grantTypesInUse(r.Context())
+	if err == nil {
+		body, err = s.discoveryWith(grantTypes)
+	}
+	if err != nil {
+		s.log.WarnContext(r.Context(), "discovery lists every implemented grant: the clients could not be read", slog.Any("err", err))
+		body, maxAge = s.discovery, fmt.Sprint(retryAfterSeconds)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("Cache-Control", "public, max-age="+maxAge)
 	h.Set("Access-Control-Allow-Origin", "*")
-	_, _ = w.Write(s.discovery)
+	_, _ = w.Write(body)
+}
+
+// grantTypesInUse are the implemented grants that discovery advertises:
+// password only when some client may use it (RFC 9700 §2.4 discourages it,
+// and a relying party should not be told of a grant nobody has).
+func (s *Server) grantTypesInUse(ctx context.Context) ([]string, error) {
+	clients, err := s.store.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(clients, func(c storage.Client) bool { return slices.Contains(c.GrantTypes, "password") }) {
+		return supportedGrantTypes, nil
+	}
+	return slices.DeleteFunc(slices.Clone(supportedGrantTypes), func(g string) bool { return g == "password" }), nil
 }
 
 // handleJWKS serves the public keys from bytes the key manager precomputed.

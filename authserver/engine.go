@@ -19,7 +19,9 @@ import (
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
-// This file is the only one that knows go-oauth2 exists. We use its grant
+// This file wires go-oauth2 (no other package imports it; inside this one,
+// Server holds the manager and the authorize, token and lifecycle handlers
+// call it). We use its grant
 // engine (manage.Manager: code issue and redemption, PKCE verification,
 // token-generation orchestration) behind our own stores and generators, and
 // own the HTTP layer ourselves: the library's server.Server is where most of
@@ -48,6 +50,9 @@ type grant struct {
 	// redirectURI and codeVerifier are what a code redemption sent: the
 	// store consumes the code only when they and client match it.
 	redirectURI, codeVerifier string
+	// claims is the authorization request's claims parameter (nil for
+	// none), kept with the code and the refresh tokens.
+	claims *claimsRequest
 }
 
 func withGrant(ctx context.Context, g *grant) context.Context {
@@ -158,6 +163,7 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 			Nonce:               g.nonce,
 			SessionID:           g.sessionID,
 			AuthTime:            g.authTime,
+			ClaimsRequest:       g.claims.encode(),
 			CreatedAt:           now,
 			ExpiresAt:           now.Add(ts.s.cfg.CodeTTL),
 		})
@@ -175,6 +181,7 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 		SessionID:       g.sessionID,
 		Nonce:           g.nonce,
 		AuthTime:        g.authTime,
+		ClaimsRequest:   g.claims.encode(),
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ts.s.cfg.RefreshIdleTTL),
 		FamilyExpiresAt: now.Add(ts.s.cfg.RefreshTTL),
@@ -212,6 +219,7 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 		return nil, err
 	}
 	g.nonce, g.sessionID, g.authTime = rec.Nonce, rec.SessionID, rec.AuthTime
+	g.claims = decodeClaimsRequest(rec.ClaimsRequest)
 	ti := models.NewToken()
 	ti.SetCode(code)
 	ti.SetClientID(rec.ClientID)
@@ -283,6 +291,7 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 		authTime: g.authTime,
 		familyID: g.familyID,
 		ttl:      ti.GetAccessExpiresIn(),
+		claims:   g.claims,
 	})
 	if err != nil {
 		return "", "", err

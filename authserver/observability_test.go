@@ -3,7 +3,6 @@ package authserver_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/authserver-dev/authserver/authserver/authtest"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/observe/observetest"
-	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/config"
 )
 
@@ -23,33 +21,14 @@ import (
 // it (JSON, info) kept for the test to read.
 func startObserved(t *testing.T, mutate func(*config.Config)) (*authtest.Provider, *observetest.Logs) {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	cfg := authtest.TestConfig(t.TempDir())
-	cfg.Issuer = "http://" + ts.Listener.Addr().String()
-	cfg.Listen = ts.Listener.Addr().String()
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("test configuration: %v", err)
-	}
 	logs := &observetest.Logs{}
-	clock := &authtest.Clock{}
-	app, err := setup.Open(context.Background(), cfg, setup.Options{Logger: observe.NewLogger(logs, "json", "info"), Now: clock.Now})
-	if err != nil {
-		t.Fatalf("starting provider: %v", err)
-	}
-	ts.Config.Handler = app.Server
-	ts.Start()
+	p := authtest.StartLogged(t, observe.NewLogger(logs, "json", "info"), mutate)
 	t.Cleanup(func() {
-		ts.Close()
-		_ = app.Close()
 		if t.Failed() {
 			t.Logf("provider log:\n%s", logs)
 		}
 	})
-	return &authtest.Provider{URL: cfg.Issuer, App: app, Replicas: []*setup.App{app}, Config: cfg, Server: ts, Clock: clock}, logs
+	return p, logs
 }
 
 // routePattern is what a route label may be: a ServeMux pattern or unmatched.

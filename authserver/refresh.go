@@ -69,6 +69,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 			SessionID:       old.SessionID,
 			Nonce:           old.Nonce,
 			AuthTime:        old.AuthTime,
+			ClaimsRequest:   old.ClaimsRequest,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(s.cfg.RefreshIdleTTL), old.FamilyExpiresAt),
 			FamilyExpiresAt: old.FamilyExpiresAt,
@@ -100,9 +101,11 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 			return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is now revoked")
 		}
 	}
-	g := &grant{client: c, userID: old.UserID, sessionID: old.SessionID, authTime: old.AuthTime, familyID: old.FamilyID}
+	g := &grant{client: c, userID: old.UserID, sessionID: old.SessionID, authTime: old.AuthTime, familyID: old.FamilyID,
+		claims: decodeClaimsRequest(old.ClaimsRequest)}
 	access, err := s.minter.accessToken(accessClaimsInput{
 		client: c, subject: old.UserID, scope: scope, authTime: old.AuthTime, familyID: old.FamilyID, ttl: s.cfg.AccessTokenTTL,
+		claims: g.claims,
 	})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,12 @@
 // authorize, login and consent pages, the token endpoint and its grants,
 // userinfo, discovery and the JWKS. Server is an http.Handler.
 //
-// It depends on storage (persistence), keys (signing) and templates (pages);
-// it must never import cmd or resource. go-oauth2 is confined to engine.go.
+// It depends on storage (persistence), keys (signing), templates (pages),
+// password, observe and throttle; it must never import config, cmd or
+// resource. go-oauth2 is imported by no other package of the module: its
+// grant engine (manage.Manager) is wired to our stores and generators in
+// engine.go, held by Server, and called from authorize.go, token.go and
+// lifecycle.go.
 package authserver
 
 import (

@@ -141,7 +141,7 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 	if username == "" || pw == "" {
 		return nil, errInvalidRequest("username and password are required")
 	}
-	scope, err := grantedScope(c, r.PostForm.Get("scope"))
+	scope, err := allowedScope(c, r.PostForm.Get("scope"))
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +213,7 @@ func (s *Server) respond(ctx context.Context, g *grant, f tokenFields, user *sto
 		sessionID:   g.sessionID,
 		authTime:    g.authTime,
 		accessToken: resp.AccessToken,
+		claims:      g.claims,
 	})
 	if err != nil {
 		return nil, err
@@ -241,6 +242,31 @@ func grantedScope(c storage.Client, requested string) (string, error) {
 		if !slices.Contains(granted, sc) {
 			granted = append(granted, sc)
 		}
+	}
+	return strings.Join(granted, " "), nil
+}
+
+// allowedScope is the scope of an authorization or password grant: the
+// requested scopes that the client may have, each once; the others, unknown
+// or not registered for the client, are dropped rather than failing the
+// request (RFC 6749 §3.3), since relying-party libraries send default scopes
+// (address, phone, ...) blindly. The token response's scope then tells the
+// client what it got. invalid_scope only when scopes were requested and none
+// of them remains. An empty request is grantedScope's. The client-credentials
+// grant keeps grantedScope's strict rule: a machine client's scopes are its
+// configuration, and a mistake there should fail loudly.
+func allowedScope(c storage.Client, requested string) (string, error) {
+	if strings.TrimSpace(requested) == "" {
+		return grantedScope(c, "")
+	}
+	var granted []string
+	for _, sc := range strings.Fields(requested) {
+		if slices.Contains(c.Scopes, sc) && !slices.Contains(granted, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	if len(granted) == 0 {
+		return "", errInvalidScope("none of the requested scopes is allowed for client %s; allowed: %s", c.ID, strings.Join(c.Scopes, " "))
 	}
 	return strings.Join(granted, " "), nil
 }

@@ -74,6 +74,10 @@ type accessClaims struct {
 	IssuedAt int64    `json:"iat"`
 	ID       string   `json:"jti"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	// UserinfoClaims names the user claims that the authorization request's
+	// claims parameter asked userinfo to release beyond the scopes (OIDC
+	// Core §5.5): the token is all that the userinfo endpoint sees.
+	UserinfoClaims []string `json:"userinfo_claims,omitempty"`
 }
 
 type accessClaimsInput struct {
@@ -85,6 +89,8 @@ type accessClaimsInput struct {
 	// the token's grant (and whether it was revoked) without a lookup table.
 	familyID string
 	ttl      time.Duration
+	// claims is the grant's claims request, or nil.
+	claims *claimsRequest
 }
 
 // jtiFamily returns the family a jti names, or "".
@@ -113,6 +119,8 @@ func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 		Expiry:   now.Add(in.ttl).Unix(),
 		IssuedAt: now.Unix(),
 		ID:       randomID(),
+
+		UserinfoClaims: in.claims.userinfoNames(),
 	}
 	if in.familyID != "" {
 		c.ID = in.familyID + "." + c.ID
@@ -127,7 +135,8 @@ func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 	return m.keys.Sign(m.accessAlg, accessTokenHeader, payload)
 }
 
-// idClaims are the OpenID Connect Core §2 and §5.1 claims of an ID token.
+// idClaims are the OpenID Connect Core §2 claims of an ID token; the user's
+// claims are added by withClaims.
 type idClaims struct {
 	Issuer          string `json:"iss"`
 	Subject         string `json:"sub"`
@@ -139,30 +148,7 @@ type idClaims struct {
 	Nonce           string `json:"nonce,omitempty"`
 	AccessTokenHash string `json:"at_hash,omitempty"`
 	SessionID       string `json:"sid,omitempty"`
-	userClaims
-}
-
-// userClaims are the standard claims released per scope (OIDC Core §5.4).
-type userClaims struct {
-	Name              string `json:"name,omitempty"`
-	PreferredUsername string `json:"preferred_username,omitempty"`
-	Email             string `json:"email,omitempty"`
-	EmailVerified     *bool  `json:"email_verified,omitempty"`
-}
-
-// claimsFor releases the user's claims that the granted scopes allow.
-func claimsFor(u storage.User, scope string) userClaims {
-	var c userClaims
-	for _, s := range strings.Fields(scope) {
-		switch s {
-		case "profile":
-			c.Name, c.PreferredUsername = u.Name, u.Username
-		case "email":
-			verified := u.EmailVerified
-			c.Email, c.EmailVerified = u.Email, &verified
-		}
-	}
-	return c
+	ACR             string `json:"acr,omitempty"`
 }
 
 type idTokenInput struct {
@@ -173,6 +159,8 @@ type idTokenInput struct {
 	sessionID   string
 	authTime    time.Time
 	accessToken string
+	// claims is the grant's claims request, or nil.
+	claims *claimsRequest
 }
 
 func (m *minter) idToken(in idTokenInput) (string, error) {
@@ -191,12 +179,17 @@ func (m *minter) idToken(in idTokenInput) (string, error) {
 		Nonce:           in.nonce,
 		SessionID:       in.sessionID,
 		AccessTokenHash: tokenHash(alg, in.accessToken),
-		userClaims:      claimsFor(in.user, in.scope),
 	}
 	if !in.authTime.IsZero() {
 		c.AuthTime = in.authTime.Unix()
 	}
-	payload, err := json.Marshal(c)
+	if in.claims.wantsACR() {
+		c.ACR = acrPassword
+	}
+	// The scopes' claims as well as the requested ones: OIDC Core §5.4 puts
+	// the scopes' claims in userinfo when an access token is issued, but
+	// many relying parties (ASP.NET Core by default) read only the ID token.
+	payload, err := withClaims(c, releasedClaims(in.user, in.scope, in.claims.idTokenNames()))
 	if err != nil {
 		return "", err
 	}

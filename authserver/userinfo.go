@@ -109,10 +109,11 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Subject string `json:"sub"`
-		userClaims
-	}{user.ID, claimsFor(user, claims.Scope)})
+	// The scopes' claims (OIDC Core §5.4) and those the claims request
+	// named (§5.5), which the access token carries.
+	released := releasedClaims(user, claims.Scope, claims.UserinfoClaims)
+	released["sub"] = user.ID
+	writeJSON(w, http.StatusOK, released)
 }
 
 // bearerToken reads an RFC 6750 §2.1 Authorization header, or the §2.2 form

@@ -263,6 +263,8 @@ type User struct {
 	Email         string `yaml:"email,omitempty"`
 	EmailVerified bool   `yaml:"email_verified"`
 	Name          string `yaml:"name"`
+	// Claims are the user's other standard claims (see UserClaims).
+	Claims UserClaims `yaml:"claims,omitempty"`
 }
 
 // Environment variables that override the file. AUTHSERVER_CONFIG is read by

@@ -133,6 +133,12 @@ func TestSchemaKeys(t *testing.T) {
 		"clients[].skip_consent", "clients[].allow_introspection", "clients[].id_token_signed_response_alg",
 		"users[].username", "users[].password", "users[].password_hash", "users[].email",
 		"users[].email_verified", "users[].name",
+		"users[].claims.given_name", "users[].claims.family_name", "users[].claims.middle_name", "users[].claims.nickname",
+		"users[].claims.profile", "users[].claims.picture", "users[].claims.website", "users[].claims.gender",
+		"users[].claims.birthdate", "users[].claims.zoneinfo", "users[].claims.locale", "users[].claims.phone_number",
+		"users[].claims.phone_number_verified", "users[].claims.address.formatted", "users[].claims.address.street_address",
+		"users[].claims.address.locality", "users[].claims.address.region", "users[].claims.address.postal_code",
+		"users[].claims.address.country",
 	}
 	var got []string
 	var walk func(t reflect.Type, prefix string)
@@ -361,7 +367,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			yaml: "clients:\n  - id: a\n  - id: b\n    redirect_uri: https://x/cb\nusers:\n  - username: u\n    pasword: p\n",
 			want: []string{
 				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
-				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name)`,
+				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name, claims)`,
 			},
 		},
 		{
@@ -797,7 +803,7 @@ func TestTypeErrorsSayWhatWasExpected(t *testing.T) {
 		{"section as a string", "storage: sqlite\n", `config line 1: storage must be a mapping of keys (driver, dsn, sqlite_synchronous), not "sqlite"`},
 		{"list of strings as a mapping", "signing:\n  algorithms: {ES256: yes}\n", "config line 2: signing.algorithms must be a list, not a mapping"},
 		{"list item as a list", "clients:\n  - id: a\n    redirect_uris: [[http://127.0.0.1/cb]]\n", "config line 3: clients[0].redirect_uris[0] must be a string, not a list"},
-		{"list item as a string", "users: [alice]\n", `config line 1: users[0] must be a mapping of keys (username, password, password_hash, email, email_verified, name), not "alice"`},
+		{"list item as a string", "users: [alice]\n", `config line 1: users[0] must be a mapping of keys (username, password, password_hash, email, email_verified, name, claims), not "alice"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -442,6 +442,7 @@ func validateUsers(ps *problems, users []User) {
 				ps.add(at("email"), "%q is not an email address", u.Email)
 			}
 		}
+		*ps = append(*ps, u.Claims.Problems(at("claims."))...)
 	}
 }
 

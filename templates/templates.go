@@ -66,6 +66,16 @@ type LogoutConfirm struct {
 // LoggedOut is the data of the page shown after logout.
 type LoggedOut struct{ ReturnURL string }
 
+// FormPost is the data of the page that carries an authorization response
+// to a client by POST (OAuth 2.0 Form Post Response Mode): a form to Action
+// with Fields, which submits itself with FormPostScriptURL's script and shows
+// a button for browsers without JavaScript. Render gives it a policy of its
+// own: the script of ours, and a form that may go only to Action's origin.
+type FormPost struct {
+	ClientName, Action string
+	Fields             []Field
+}
+
 // Unavailable is the data of the page shown while the provider cannot reach
 // its database: the request was fine, and reloading in RetryAfterSeconds
 // should work.
@@ -84,6 +94,7 @@ var pageFiles = map[reflect.Type]string{
 	reflect.TypeFor[LogoutConfirm](): "logout.html",
 	reflect.TypeFor[LoggedOut]():     "logged_out.html",
 	reflect.TypeFor[Unavailable]():   "unavailable.html",
+	reflect.TypeFor[FormPost]():      "form_post.html",
 }
 
 // samples fill every field so that parse can execute each page once.
@@ -96,9 +107,10 @@ var samples = map[string]any{
 	"logout.html":      LogoutConfirm{ClientName: "Example", CSRFToken: "csrf", Action: "/logout", Hidden: []Field{{"k", "v"}}},
 	"logged_out.html":  LoggedOut{ReturnURL: "https://client.example/"},
 	"unavailable.html": Unavailable{RetryAfterSeconds: 3},
+	"form_post.html":   FormPost{ClientName: "Example", Action: "https://client.example/cb", Fields: []Field{{"code", "c"}, {"state", "s"}}},
 }
 
-//go:embed pages/*.html static/style.css static/logo.svg
+//go:embed pages/*.html static/style.css static/logo.svg static/form_post.js
 var embedded embed.FS
 
 // asset is a static file served under a content-hash name.
@@ -115,8 +127,9 @@ type Pages struct {
 	base   string
 	pages  map[string]*template.Template
 	assets map[string]asset // keyed by hashed name; never changed after Load
-	// cssName and logoName are the hashed asset names, without any prefix.
-	cssName, logoName string
+	// cssName, logoName and formPostJSName are the hashed asset names,
+	// without any prefix.
+	cssName, logoName, formPostJSName string
 	// layout and sources (by page file name) are the template texts, kept so
 	// that WithBasePath can parse them again with its own asset URLs.
 	layout  string
@@ -173,6 +186,11 @@ func Load(overrideDir string) (*Pages, error) {
 		return nil, fmt.Errorf("templates: %s is empty", logoPath)
 	}
 	p.logoName = p.addAsset("logo", ".svg", "image/svg+xml", logo)
+	js, _, err := read("static/form_post.js", "")
+	if err != nil {
+		return nil, err
+	}
+	p.formPostJSName = p.addAsset("form_post", ".js", "text/javascript; charset=utf-8", js)
 
 	layout, err := embedded.ReadFile("pages/layout.html")
 	if err != nil {
@@ -204,7 +222,8 @@ func (p *Pages) WithBasePath(base string) (*Pages, error) {
 	if base != "" && (!strings.HasPrefix(base, "/") || strings.HasSuffix(base, "/") || strings.ContainsAny(base, "?#")) {
 		return nil, fmt.Errorf("templates: base path %q must start with a slash and end without one", base)
 	}
-	q := &Pages{base: base, assets: p.assets, cssName: p.cssName, logoName: p.logoName, layout: p.layout, sources: p.sources}
+	q := &Pages{base: base, assets: p.assets, cssName: p.cssName, logoName: p.logoName, formPostJSName: p.formPostJSName,
+		layout: p.layout, sources: p.sources}
 	if err := q.parse(); err != nil {
 		return nil, err
 	}
@@ -224,6 +243,7 @@ func (p *Pages) parse() error {
 		"logo":       p.LogoURL,
 		"base":       p.BasePath,
 		"describe":   ScopeDescription,
+		"formPostJS": p.FormPostScriptURL,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).Parse(p.layout)
 	if err != nil {
@@ -263,6 +283,10 @@ func (p *Pages) StylesheetURL() string { return p.base + StaticPrefix + p.cssNam
 // LogoURL is the path of the logo, e.g. /static/logo.0a1b2c3d4e5f6071.svg
 // (with the base path in front, like StylesheetURL).
 func (p *Pages) LogoURL() string { return p.base + StaticPrefix + p.logoName }
+
+// FormPostScriptURL is the path of the script that submits the form_post
+// page (with the base path in front, like StylesheetURL).
+func (p *Pages) FormPostScriptURL() string { return p.base + StaticPrefix + p.formPostJSName }
 
 // AssetHandler serves the stylesheet and the logo under their hash-based names
 // with long-lived immutable caching. Mount it at BasePath()+StaticPrefix; it
@@ -330,11 +354,15 @@ func (p *Pages) RenderAllowingRedirects(w http.ResponseWriter, status int, data 
 		return fmt.Errorf("templates: %s: %w", name, err)
 	}
 	targets := append(formTargets(v.Interface()), redirectURIs...)
+	csp := contentSecurityPolicy(targets)
+	if fp, ok := v.Interface().(FormPost); ok {
+		csp = formPostPolicy(fp.Action)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	h.Set("Content-Security-Policy", contentSecurityPolicy(targets))
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -380,6 +408,18 @@ func contentSecurityPolicy(targets []string) string {
 		strings.Join(formAction, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
+// formPostPolicy is the policy of the form_post page: our stylesheet, logo
+// and submitting script, and a form that may go to the client's origin and
+// nowhere else ('none' when action has no origin a policy can name).
+func formPostPolicy(action string) string {
+	formAction := "'none'"
+	if o, ok := origin(action); ok {
+		formAction = o
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action " +
+		formAction + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
 // origin returns scheme://host[:port] of an absolute http(s) URL. It refuses
 // anything with characters that could end a CSP source expression, since the
 // URL may come from a request parameter.
@@ -403,6 +443,8 @@ var scopeDescriptions = map[string]string{
 	"openid":         "Confirm your identity",
 	"profile":        "Your name",
 	"email":          "Your email address",
+	"address":        "Your postal address",
+	"phone":          "Your phone number",
 	"offline_access": "Stay signed in (keep access when you are away)",
 	"api.read":       "Read your data in the sample API",
 	"api.write":      "Change your data in the sample API",

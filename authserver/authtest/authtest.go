@@ -151,7 +151,20 @@ func StartReplicas(t testing.TB, n int, mutate func(*config.Config)) *Provider {
 	})
 }
 
+// StartLogged is Start with the provider logging to logger instead of the
+// test's log, for tests that read what the provider logs.
+func StartLogged(t testing.TB, logger *slog.Logger, mutate func(*config.Config)) *Provider {
+	t.Helper()
+	return startWith(t, 1, mutate, nil, logger)
+}
+
 func start(t testing.TB, n int, mutate func(*config.Config), getenv func(string) string) *Provider {
+	t.Helper()
+	return startWith(t, n, mutate, getenv, nil)
+}
+
+// startWith runs n replicas; a nil logger means the test's log at warn.
+func startWith(t testing.TB, n int, mutate func(*config.Config), getenv func(string) string, logger *slog.Logger) *Provider {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
@@ -166,13 +179,15 @@ func start(t testing.TB, n int, mutate func(*config.Config), getenv func(string)
 		t.Fatalf("test configuration: %v", err)
 	}
 	clock := &Clock{}
-	var logTo io.Writer = testWriter{t}
-	if _, fuzz := t.(*testing.F); fuzz {
-		// A fuzz target must not call F.Log, and audit events (login,
-		// token issued) pass every level.
-		logTo = io.Discard
+	if logger == nil {
+		var logTo io.Writer = testWriter{t}
+		if _, fuzz := t.(*testing.F); fuzz {
+			// A fuzz target must not call F.Log, and audit events (login,
+			// token issued) pass every level.
+			logTo = io.Discard
+		}
+		logger = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var apps []*setup.App
 	for range n {
 		app, err := setup.Open(context.Background(), cfg, setup.Options{Now: clock.Now, Logger: logger, Getenv: getenv})

@@ -285,6 +285,20 @@ func derive(kek []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
+// StandardClaims is the stored form of a user's configured claims; the CLI
+// maps its --claims the same way.
+func StandardClaims(c config.UserClaims) storage.StandardClaims {
+	out := storage.StandardClaims{
+		GivenName: c.GivenName, FamilyName: c.FamilyName, MiddleName: c.MiddleName, Nickname: c.Nickname,
+		Profile: c.Profile, Picture: c.Picture, Website: c.Website, Gender: c.Gender, Birthdate: c.Birthdate,
+		Zoneinfo: c.Zoneinfo, Locale: c.Locale, PhoneNumber: c.PhoneNumber, PhoneNumberVerified: c.PhoneNumberVerified,
+	}
+	if a := storage.Address(c.Address); a != (storage.Address{}) {
+		out.Address = &a
+	}
+	return out
+}
+
 // Seed makes the clients and users that the configuration file owns exactly
 // what cfg declares: configuration is declarative. Each declared entry is
 // upserted as storage.OwnerFile; each file-owned entry no longer declared is
@@ -429,6 +443,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			Email:         u.Email,
 			EmailVerified: u.EmailVerified,
 			Name:          u.Name,
+			Claims:        StandardClaims(u.Claims),
 		})
 		if errors.Is(err, storage.ErrConflict) && !found {
 			return collision(src, []string{"user " + u.Username})

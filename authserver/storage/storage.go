@@ -89,6 +89,13 @@ type Client struct {
 	CanIntrospect bool
 	// IDTokenAlg is id_token_signed_response_alg; empty means the server default.
 	IDTokenAlg string
+	// BackchannelLogoutURI is where the client receives logout tokens when
+	// a session it got tokens in ends (OpenID Connect Back-Channel Logout
+	// 1.0 §2.2); empty means it is not told.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired is the client's wish for sid in its
+	// logout tokens (§2.2); the server always sends sid, so it only records it.
+	BackchannelLogoutSessionRequired bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
@@ -108,8 +115,44 @@ type User struct {
 	Email         string
 	EmailVerified bool
 	Name          string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Claims are the user's other OpenID Connect standard claims.
+	Claims    StandardClaims
+	CreatedAt time.Time
+	// UpdatedAt is also the updated_at claim (OIDC Core §5.1).
+	UpdatedAt time.Time
+}
+
+// StandardClaims are the OpenID Connect Core §5.1 claims of a user beyond
+// those with fields of their own in User (sub, preferred_username = the
+// username, name, email, email_verified, updated_at). The JSON names are the
+// claim names, so that a backend can store the struct as one JSON document:
+// the set is fixed by the specification and never queried by field.
+// Empty values are absent claims.
+type StandardClaims struct {
+	GivenName           string   `json:"given_name,omitempty"`
+	FamilyName          string   `json:"family_name,omitempty"`
+	MiddleName          string   `json:"middle_name,omitempty"`
+	Nickname            string   `json:"nickname,omitempty"`
+	Profile             string   `json:"profile,omitempty"`
+	Picture             string   `json:"picture,omitempty"`
+	Website             string   `json:"website,omitempty"`
+	Gender              string   `json:"gender,omitempty"`
+	Birthdate           string   `json:"birthdate,omitempty"`
+	Zoneinfo            string   `json:"zoneinfo,omitempty"`
+	Locale              string   `json:"locale,omitempty"`
+	PhoneNumber         string   `json:"phone_number,omitempty"`
+	PhoneNumberVerified bool     `json:"phone_number_verified,omitempty"`
+	Address             *Address `json:"address,omitempty"`
+}
+
+// Address is the structured address claim (OIDC Core §5.1.1).
+type Address struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
 }
 
 // AuthCode is an issued authorization code, keyed by Hash(code).
@@ -124,8 +167,12 @@ type AuthCode struct {
 	Nonce               string
 	SessionID           string
 	AuthTime            time.Time
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// ClaimsRequest is the authorization request's claims parameter (OIDC
+	// Core §5.5) as the server normalised it, "" for none: the ID token and
+	// userinfo of the grant honour it.
+	ClaimsRequest string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 	// UsedAt is set once the code has been redeemed.
 	UsedAt time.Time
 	// FamilyID names the grant the code was redeemed into (the refresh-token
@@ -153,8 +200,11 @@ type RefreshToken struct {
 	SessionID string
 	Nonce     string
 	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	// ClaimsRequest is the grant's claims request (see AuthCode), kept so
+	// that refreshed ID tokens and access tokens honour it.
+	ClaimsRequest string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 	// SpentAt is set when the token was rotated (exchanged for a new one).
 	SpentAt time.Time
 	// FamilyExpiresAt is the absolute end of the family, whatever rotations happen.
@@ -298,7 +348,7 @@ type Housekeeping interface {
 	// ExpiresAt (used or not), sessions past ExpiresAt, refresh tokens past
 	// ExpiresAt or FamilyExpiresAt and spent ones whose SpentAt is before
 	// spentBefore, access-token revocations past their expiry, throttle
-	// counters past their expiry, and family
+	// counters and session clients past their expiry, and family
 	// revocations recorded before revokedBefore. Nothing live is touched. It
 	// returns how many rows it deleted in all, so a caller can loop in small
 	// batches until it returns less than it could have.
@@ -326,6 +376,77 @@ type ThrottleStore interface {
 	ResetThrottle(ctx context.Context, key string) error
 }
 
+// ConsentGrant is a user's standing approval of a client: the scopes the
+// user has allowed it so far (space-separated, each once). An authorization
+// request for a subset needs no consent page (see ConsentStore).
+type ConsentGrant struct {
+	UserID    string
+	ClientID  string
+	Scope     string
+	CreatedAt time.Time
+	// UpdatedAt is when scopes were last added.
+	UpdatedAt time.Time
+}
+
+// ConsentStore keeps remembered consent. A grant lives until it is revoked
+// or its user or client is deleted (DeleteUser and DeleteClient delete it
+// with them); it has no expiry.
+type ConsentStore interface {
+	// GetConsent returns the user's grant to the client; ErrNotFound when
+	// there is none.
+	GetConsent(ctx context.Context, userID, clientID string) (ConsentGrant, error)
+	// GrantConsent adds scope (space-separated) to the user's grant to the
+	// client, creating it at now if there is none, and returns the stored
+	// grant: its Scope is the union, the scopes granted before first, then
+	// the new ones in the order given. Concurrent grants for one user and
+	// client all count (none is lost). UpdatedAt becomes now when a scope was
+	// added. ErrNotFound when the user or the client does not exist.
+	GrantConsent(ctx context.Context, userID, clientID, scope string, now time.Time) (ConsentGrant, error)
+	// ListUserConsents returns the user's grants, by client id.
+	ListUserConsents(ctx context.Context, userID string) ([]ConsentGrant, error)
+	// RevokeConsent deletes the user's grant to the client and, in the same
+	// transaction, ends what the grant allowed: every refresh-token family
+	// of that user and client, named by its tokens or redeemed codes, is
+	// revoked as RevokeFamily does (recorded at now, tokens deleted), and
+	// the user's authorization codes for the client are deleted. The next
+	// authorization asks for consent again. ErrNotFound, and nothing
+	// changed, when there is no such grant.
+	RevokeConsent(ctx context.Context, userID, clientID string, now time.Time) error
+}
+
+// SessionClient records that a client received tokens in a login session,
+// so that ending the session can send the client a back-channel logout
+// token. It lives as long as the session could (ExpiresAt is the session's).
+type SessionClient struct {
+	// SessionID is the session's IDHash, the sid of its ID tokens.
+	SessionID string
+	ClientID  string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SessionClientStore keeps the clients of each login session. The records
+// are an outbox: a session ends by deleting it (DeleteSession, or the
+// cascades of SetUserPassword and DeleteUser, in any process), and a server
+// then takes the session's records and notifies each client once. Taking a
+// record deletes it, so of any number of replicas taking at once each record
+// goes to exactly one.
+type SessionClientStore interface {
+	// RecordSessionClient stores sc; recording the same session and client
+	// again is not an error and keeps the first record.
+	RecordSessionClient(ctx context.Context, sc SessionClient) error
+	// TakeSessionClients deletes the records of one session and returns
+	// those not expired (ExpiresAt > now), each to exactly one caller.
+	TakeSessionClients(ctx context.Context, sessionID string, now time.Time) ([]SessionClient, error)
+	// TakeEndedSessionClients deletes and returns at most limit unexpired
+	// records whose session no longer exists: it ended before it expired.
+	// Records of a session that is still stored (even expired) stay, so a
+	// session that merely expires is never reported as ended. Each record
+	// goes to exactly one caller.
+	TakeEndedSessionClients(ctx context.Context, now time.Time, limit int) ([]SessionClient, error)
+}
+
 // Store is everything the server persists. Backends assert it at compile time.
 type Store interface {
 	ClientStore
@@ -335,6 +456,8 @@ type Store interface {
 	RefreshTokenStore
 	AccessTokenRevocationStore
 	ThrottleStore
+	ConsentStore
+	SessionClientStore
 	Housekeeping
 	keys.Store
 	// Ping checks that the database answers now, within ctx's deadline; the

@@ -38,6 +38,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AccessTokenRevocations", accessTokenRevocationCases},
 		{"Housekeeping", housekeepingCases},
 		{"Throttle", throttleCases},
+		{"SessionClients", sessionClientCases},
+		{"Consent", consentCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
 		{"Availability", availabilityCases},
@@ -152,6 +154,9 @@ func fullClient(id string) storage.Client {
 		IDTokenAlg:             "ES256",
 		CreatedAt:              at(0),
 		UpdatedAt:              at(time.Second),
+		// Back-Channel Logout 1.0 §2.2: a query is allowed, a fragment not.
+		BackchannelLogoutURI:             "https://app.example/backchannel-logout?tenant=a%2Fb",
+		BackchannelLogoutSessionRequired: true,
 	}
 }
 
@@ -246,8 +251,17 @@ func user(username string) storage.User {
 		Email:         username + "@example.com",
 		EmailVerified: true,
 		Name:          "Name of " + username,
-		CreatedAt:     at(0),
-		UpdatedAt:     at(0),
+		// Every standard claim, so that each case round-trips them all.
+		Claims: storage.StandardClaims{
+			GivenName: "Given " + username, FamilyName: "Family", MiddleName: "Middle", Nickname: username + "y",
+			Profile: "https://example.com/" + username, Picture: "https://example.com/" + username + ".png",
+			Website: "https://" + username + ".example.com", Gender: "female", Birthdate: "1990-12-31",
+			Zoneinfo: "Europe/Paris", Locale: "fr-FR", PhoneNumber: "+33123456789", PhoneNumberVerified: true,
+			Address: &storage.Address{Formatted: "1 rue X\n75001 Paris", StreetAddress: "1 rue X", Locality: "Paris",
+				Region: "IDF", PostalCode: "75001", Country: "FR"},
+		},
+		CreatedAt: at(0),
+		UpdatedAt: at(0),
 	}
 }
 
@@ -465,6 +479,7 @@ func authCode(code string, expiresAt time.Time) storage.AuthCode {
 		Nonce:               "n-0S6_WzA2Mj",
 		SessionID:           storage.Hash("session"),
 		AuthTime:            at(-time.Minute),
+		ClaimsRequest:       `{"userinfo":{"given_name":null}}`,
 		CreatedAt:           at(0),
 		ExpiresAt:           expiresAt,
 	}
@@ -700,6 +715,7 @@ func refreshToken(token, family string) storage.RefreshToken {
 		SessionID:       storage.Hash("session"),
 		Nonce:           "nonce",
 		AuthTime:        at(-time.Minute),
+		ClaimsRequest:   `{"id_token":{"acr":{"essential":true}}}`,
 		CreatedAt:       at(0),
 		ExpiresAt:       at(24 * time.Hour),
 		FamilyExpiresAt: at(30 * 24 * time.Hour),

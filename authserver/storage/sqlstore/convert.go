@@ -107,6 +107,34 @@ func (c ownerCol) Scan(src any) error {
 	return nil
 }
 
+// A user's standard claims are one JSON object in TEXT ('{}' for none):
+// the claim names of OIDC Core §5.1 are the keys.
+
+func claimsArg(c storage.StandardClaims) string {
+	b, _ := json.Marshal(c) // strings, a bool and a pointer to strings always marshal
+	return string(b)
+}
+
+type claimsCol struct{ c *storage.StandardClaims }
+
+func (c claimsCol) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("sqlstore: claims column holds %T, want text", src)
+	}
+	var out storage.StandardClaims
+	if err := json.Unmarshal(b, &out); err != nil {
+		return failed("claims column", err)
+	}
+	*c.c = out
+	return nil
+}
+
 // row is what *sql.Row and *sql.Rows have in common.
 type row interface{ Scan(dest ...any) error }
 
@@ -114,40 +142,42 @@ func scanClient(r row) (storage.Client, error) {
 	var c storage.Client
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.CanIntrospect, &c.IDTokenAlg,
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, ownerCol{&c.Owner})
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, ownerCol{&c.Owner},
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
 	return c, err
 }
 
 func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.CanIntrospect, c.IDTokenAlg,
-		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), ownerArg(c.Owner)}
+		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), ownerArg(c.Owner),
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}
 }
 
 func scanUser(r row) (storage.User, error) {
 	var u storage.User
 	err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Name,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner})
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner}, claimsCol{&u.Claims})
 	return u, err
 }
 
 func userArgs(u storage.User) []any {
 	return []any{u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Name,
-		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner)}
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner), claimsArg(u.Claims)}
 }
 
 func scanAuthCode(r row) (storage.AuthCode, error) {
 	var c storage.AuthCode
 	err := r.Scan(&c.CodeHash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.CodeChallenge,
 		&c.CodeChallengeMethod, &c.Nonce, &c.SessionID, timeCol{&c.AuthTime}, timeCol{&c.CreatedAt},
-		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID)
+		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID, &c.ClaimsRequest)
 	return c, err
 }
 
 func authCodeArgs(c storage.AuthCode) []any {
 	return []any{c.CodeHash, c.ClientID, c.UserID, c.RedirectURI, c.Scope, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Nonce, c.SessionID, timeArg(c.AuthTime), timeArg(c.CreatedAt),
-		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID}
+		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID, c.ClaimsRequest}
 }
 
 func scanSession(r row) (storage.Session, error) {
@@ -165,7 +195,7 @@ func sessionArgs(s storage.Session) []any {
 func refreshTokenDest(t *storage.RefreshToken) []any {
 	return []any{&t.TokenHash, &t.FamilyID, &t.ClientID, &t.UserID, &t.Scope, &t.SessionID, &t.Nonce,
 		timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.SpentAt},
-		timeCol{&t.FamilyExpiresAt}}
+		timeCol{&t.FamilyExpiresAt}, &t.ClaimsRequest}
 }
 
 func scanRefreshToken(r row) (storage.RefreshToken, error) {
@@ -177,7 +207,7 @@ func scanRefreshToken(r row) (storage.RefreshToken, error) {
 func refreshTokenArgs(t storage.RefreshToken) []any {
 	return []any{t.TokenHash, t.FamilyID, t.ClientID, t.UserID, t.Scope, t.SessionID, t.Nonce,
 		timeArg(t.AuthTime), timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.SpentAt),
-		timeArg(t.FamilyExpiresAt)}
+		timeArg(t.FamilyExpiresAt), t.ClaimsRequest}
 }
 
 func scanSigningKey(r row) (keys.Record, error) {

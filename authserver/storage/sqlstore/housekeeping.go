@@ -36,7 +36,8 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 //     FamilyExpiresAt) not after now: no read accepts it any more;
 //   - a refresh token was spent before spentBefore: past the reuse grace
 //     window and past the time a replay of it is worth detecting;
-//   - an access-token revocation has an expiry not after now;
+//   - an access-token revocation, a throttle counter or a session's client
+//     record has an expiry not after now;
 //   - a family revocation was recorded before revokedBefore and no token of
 //     the family is left (see purgeFamilyRevocations).
 //
@@ -62,6 +63,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now, spentBefore, revokedBefor
 		{"access token revocations", s.q.purgeAccessTokenRevocations, []any{n, limit}},
 		{"family revocations", s.q.purgeFamilyRevocations, []any{timeArg(revokedBefore), limit}},
 		{"throttle counters", s.q.throttle.purge, []any{n, limit}},
+		{"session clients", s.q.sessionClients.purge, []any{n, limit}},
 	} {
 		res, err := s.w.ExecContext(ctx, st.query, st.args...)
 		if err != nil {

@@ -3,13 +3,14 @@ package sqlstore
 // The column lists fix the order in which the scan functions read a row.
 const (
 	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at, owner`
-	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner`
+		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at, owner,
+		backchannel_logout_uri, backchannel_logout_session_required`
+	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner, claims`
 	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
-		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id`
+		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id, claims_request`
 	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at`
 	refreshTokenCols = `token_hash, family_id, client_id, user_id, scope, session_id, nonce,
-		auth_time, created_at, expires_at, spent_at, family_expires_at`
+		auth_time, created_at, expires_at, spent_at, family_expires_at, claims_request`
 	signingKeyCols = `id, algorithm, state, private_key, created_at, activates_at, retired_at, expires_at`
 )
 
@@ -45,7 +46,9 @@ type queries struct {
 
 	insertSigningKey, listSigningKeys, updateSigningKey, deleteSigningKey string
 
-	throttle throttleQueries
+	throttle       throttleQueries
+	sessionClients sessionClientQueries
+	consent        consentQueries
 }
 
 func newQueries(d dialect) queries {
@@ -56,7 +59,7 @@ func newQueries(d dialect) queries {
 		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
 
 		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				secret_hash = excluded.secret_hash,
 				name = excluded.name,
@@ -68,6 +71,8 @@ func newQueries(d dialect) queries {
 				skip_consent = excluded.skip_consent,
 				can_introspect = excluded.can_introspect,
 				id_token_alg = excluded.id_token_alg,
+				backchannel_logout_uri = excluded.backchannel_logout_uri,
+				backchannel_logout_session_required = excluded.backchannel_logout_session_required,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE clients.owner = excluded.owner OR clients.owner = 'unknown'`),
@@ -92,12 +97,13 @@ func newQueries(d dialect) queries {
 		// key, which ON CONFLICT (username) does not cover. A user of another
 		// owner is left alone and RETURNING gives no row.
 		upsertUser: r(`INSERT INTO users (` + userCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (username) DO UPDATE SET
 				password_hash = excluded.password_hash,
 				email = excluded.email,
 				email_verified = excluded.email_verified,
 				name = excluded.name,
+				claims = excluded.claims,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE users.owner = excluded.owner OR users.owner = 'unknown'
@@ -128,7 +134,7 @@ func newQueries(d dialect) queries {
 		deleteUserAuthCodes: r(`DELETE FROM auth_codes WHERE user_id = ?`),
 
 		createAuthCode: r(`INSERT INTO auth_codes (` + authCodeCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		// One statement decides the winner: the row lock (PostgreSQL) or the
 		// single writer (SQLite) makes every later UPDATE see used_at set.
 		// The client, redirect URI and PKCE challenge are conditions of the
@@ -144,7 +150,7 @@ func newQueries(d dialect) queries {
 		deleteSession: r(`DELETE FROM sessions WHERE id_hash = ?`),
 
 		createRefreshToken: r(`INSERT INTO refresh_tokens (` + refreshTokenCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getRefreshToken: r(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
 			WHERE token_hash = ? AND ` + notRevoked),
 		spendRefreshToken: r(`UPDATE refresh_tokens SET spent_at = ?
@@ -201,6 +207,8 @@ func newQueries(d dialect) queries {
 			WHERE id = ?`),
 		deleteSigningKey: r(`DELETE FROM signing_keys WHERE id = ?`),
 
-		throttle: newThrottleQueries(r),
+		throttle:       newThrottleQueries(r),
+		sessionClients: newSessionClientQueries(r),
+		consent:        newConsentQueries(r),
 	}
 }

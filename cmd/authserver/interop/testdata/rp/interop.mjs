@@ -1,0 +1,261 @@
+// A relying party we did not write, openid-client 6, against the real
+// authserver over https. Run by cmd/authserver/interop/interop_test.go,
+// which starts the server with --dev-tls and passes its certificate in
+// NODE_EXTRA_CA_CERTS. The browser is played with fetch: redirects are
+// followed by hand within the provider, its cookies are kept, and its login
+// and consent forms are posted as a user would. Each step prints "ok - ...";
+// the first failure exits non-zero.
+import http from 'node:http';
+import { once } from 'node:events';
+import * as client from 'openid-client';
+import * as jose from 'jose';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const issuer = new URL(env('ISSUER'));
+const clientId = env('CLIENT_ID');
+const redirectUri = env('REDIRECT_URI');
+const postLogoutRedirectUri = env('POST_LOGOUT_REDIRECT_URI');
+const [bcHost, bcPort] = env('BACKCHANNEL_LISTEN').split(':');
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+function ok(step) {
+  console.log(`ok - ${step}`);
+}
+
+// ---- a browser: a cookie jar, manual redirects, HTML forms ----
+
+const jar = new Map();
+function storeCookies(res) {
+  for (const line of res.headers.getSetCookie()) {
+    const [pair, ...attrs] = line.split(';');
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    const expired = attrs.some((a) => /^\s*max-age\s*=\s*(0|-\d+)\s*$/i.test(a)) || value === '';
+    if (expired) jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+
+// navigate loads url (GET, or POST with form) and follows redirects while
+// they stay on the provider. It returns { redirect } when the provider sends
+// the browser elsewhere (to the client), else { status, url, body }.
+async function navigate(url, form) {
+  let target = new URL(url);
+  let init = form ? { method: 'POST', body: new URLSearchParams(form) } : { method: 'GET' };
+  for (let hop = 0; hop < 10; hop++) {
+    const headers = { cookie: cookieHeader() };
+    if (init.method === 'POST') {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers.origin = issuer.origin; // a browser names the page's origin
+    }
+    const res = await fetch(target, { ...init, headers, redirect: 'manual' });
+    storeCookies(res);
+    if (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get('location'), target);
+      await res.arrayBuffer();
+      if (next.origin !== issuer.origin) return { redirect: next };
+      target = next;
+      init = { method: 'GET' };
+      continue;
+    }
+    return { status: res.status, url: target, body: await res.text() };
+  }
+  throw new Error(`too many redirects from ${url}`);
+}
+
+function unescapeHTML(s) {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos|#39);/gi, (_, e) => {
+    const named = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (named[e.toLowerCase()]) return named[e.toLowerCase()];
+    return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+  });
+}
+
+// formOf returns the action and the named inputs of the page's first form.
+function formOf(page) {
+  const m = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(page.body);
+  if (!m) throw new Error(`no form on ${page.url} (status ${page.status}):\n${page.body}`);
+  const fields = {};
+  for (const input of m[2].match(/<input[^>]*>/gi) ?? []) {
+    const attrs = Object.fromEntries([...input.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, unescapeHTML(v)]));
+    if (attrs.name && attrs.type !== 'password') fields[attrs.name] = attrs.value ?? '';
+  }
+  return { action: new URL(unescapeHTML(m[1]), page.url), fields };
+}
+const isLogin = (page) => page.body?.includes('name="password"');
+const isConsent = (page) => page.body?.includes('name="decision"');
+
+// signIn plays the user from an authorization URL back to the client:
+// login (if asked), consent (if asked). It returns the redirect and which
+// pages were shown.
+async function signIn(url, { interact = true } = {}) {
+  const shown = [];
+  let step = await navigate(url);
+  for (let i = 0; i < 4 && !step.redirect; i++) {
+    if (isLogin(step)) {
+      shown.push('login');
+      if (!interact) break;
+      const { action, fields } = formOf(step);
+      step = await navigate(action, { ...fields, username: env('USERNAME'), password: env('PASSWORD') });
+    } else if (isConsent(step)) {
+      shown.push('consent');
+      if (!interact) break;
+      const { action, fields } = formOf(step);
+      step = await navigate(action, { ...fields, decision: 'allow' });
+    } else {
+      break;
+    }
+  }
+  if (!step.redirect) throw new Error(`no redirect to the client after ${shown}: ${step.status} at ${step.url}\n${step.body}`);
+  return { redirect: step.redirect, shown };
+}
+
+// ---- the relying party ----
+
+const config = await client.discovery(issuer, clientId, undefined, client.ClientSecretBasic(env('CLIENT_SECRET')));
+const meta = config.serverMetadata();
+check(meta.issuer === issuer.href.replace(/\/$/, ''), `issuer ${meta.issuer}`);
+check(meta.code_challenge_methods_supported?.includes('S256'), 'S256 advertised');
+ok('discovery over https (the development certificate trusted through NODE_EXTRA_CA_CERTS)');
+
+// authorize runs one code flow with PKCE, state and nonce.
+async function authorize(extra = {}, opts) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid profile email offline_access',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...extra,
+  });
+  const { redirect, shown } = await signIn(url, opts);
+  const tokens = await client.authorizationCodeGrant(config, redirect, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  return { tokens, shown, claims: tokens.claims() };
+}
+
+const first = await authorize({ prompt: 'consent' });
+check(first.shown.includes('login') && first.shown.includes('consent'), `pages shown ${first.shown}`);
+check(first.claims.iss === meta.issuer && [].concat(first.claims.aud).includes(clientId), 'ID token iss and aud');
+check(first.claims.sid, 'the ID token names its session (sid)');
+check(first.tokens.refresh_token, 'a refresh token for offline_access');
+ok('code flow with PKCE: login and consent pages, ID token verified by openid-client');
+
+const info = await client.fetchUserInfo(config, first.tokens.access_token, first.claims.sub);
+check(info.email === 'alice@example.com' && info.name === 'Alice Example', `userinfo ${JSON.stringify(info)}`);
+ok('userinfo');
+
+const refreshed = await client.refreshTokenGrant(config, first.tokens.refresh_token);
+check(refreshed.access_token && refreshed.access_token !== first.tokens.access_token, 'a new access token');
+check(refreshed.refresh_token && refreshed.refresh_token !== first.tokens.refresh_token, 'the refresh token rotates');
+if (refreshed.id_token) check(refreshed.claims().sub === first.claims.sub, 'refreshed ID token for the same user');
+await client.fetchUserInfo(config, refreshed.access_token, first.claims.sub);
+ok('refresh (rotated), the new access token works');
+
+const silent = await authorize({ prompt: 'none' }, { interact: false });
+check(silent.shown.length === 0, `prompt=none showed ${silent.shown}`);
+check(silent.claims.sub === first.claims.sub, 'silent renew for the same user');
+check(silent.claims.sid === first.claims.sid, 'silent renew in the same session');
+ok('prompt=none silent renew (remembered consent)');
+
+await client.tokenRevocation(config, refreshed.refresh_token);
+await expectOAuthError(() => client.refreshTokenGrant(config, refreshed.refresh_token), 'invalid_grant', 'refresh with a revoked token');
+await client.tokenRevocation(config, refreshed.access_token);
+await expectRejected(() => client.fetchUserInfo(config, refreshed.access_token, first.claims.sub), 'userinfo with a revoked access token');
+ok('revocation of the refresh and the access token');
+
+// Back-channel logout: listen for the logout token, then sign out through
+// the end_session_endpoint with the latest ID token as hint.
+const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
+let deliver;
+const delivered = new Promise((resolve) => (deliver = resolve));
+const listener = http.createServer(async (req, res) => {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  try {
+    check(req.method === 'POST' && req.url === '/backchannel-logout', `${req.method} ${req.url}`);
+    check(req.headers['content-type']?.startsWith('application/x-www-form-urlencoded'), `content-type ${req.headers['content-type']}`);
+    const token = new URLSearchParams(body).get('logout_token');
+    check(token, 'a logout_token parameter');
+    const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, {
+      issuer: meta.issuer,
+      audience: clientId,
+      typ: 'logout+jwt',
+      requiredClaims: ['iat', 'jti', 'events'],
+    });
+    res.writeHead(200, { 'cache-control': 'no-store' }).end();
+    deliver({ payload, protectedHeader });
+  } catch (err) {
+    res.writeHead(400).end();
+    deliver({ err });
+  }
+});
+listener.listen(Number(bcPort), bcHost);
+await once(listener, 'listening');
+check(meta.backchannel_logout_supported === true, 'backchannel_logout_supported');
+check(meta.backchannel_logout_session_supported === true, 'backchannel_logout_session_supported');
+
+const logoutState = client.randomState();
+const endSession = client.buildEndSessionUrl(config, {
+  id_token_hint: silent.tokens.id_token,
+  post_logout_redirect_uri: postLogoutRedirectUri,
+  state: logoutState,
+});
+const out = await navigate(endSession);
+check(out.redirect, `the logout ended on a page: ${out.status}\n${out.body}`);
+check(out.redirect.href === `${postLogoutRedirectUri}?state=${logoutState}`, `post-logout redirect ${out.redirect}`);
+ok('RP-initiated logout back to the post_logout_redirect_uri with state');
+
+const timeout = new Promise((resolve) => setTimeout(() => resolve({ err: new Error('no logout token within 15 s') }), 15000).unref());
+const got = await Promise.race([delivered, timeout]);
+listener.close();
+if (got.err) throw got.err;
+const { payload } = got;
+check(payload.events?.['http://schemas.openid.net/event/backchannel-logout'] !== undefined, `events ${JSON.stringify(payload.events)}`);
+check(payload.sid === first.claims.sid, `sid ${payload.sid}, the session's ${first.claims.sid}`);
+check(payload.sub === first.claims.sub, `sub ${payload.sub}`);
+check(payload.nonce === undefined, 'no nonce in a logout token');
+ok('back-channel logout token received and verified with jose (typ logout+jwt, events, sid, sub)');
+
+const after = client.buildAuthorizationUrl(config, {
+  redirect_uri: redirectUri,
+  scope: 'openid',
+  state: client.randomState(),
+  prompt: 'none',
+  code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+  code_challenge_method: 'S256',
+});
+const { redirect } = await signIn(after, { interact: false });
+check(redirect.searchParams.get('error') === 'login_required', `prompt=none after logout: ${redirect}`);
+ok('signed out: prompt=none answers login_required');
+
+console.log('all steps passed');
+
+async function expectRejected(fn, what) {
+  try {
+    await fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error(`${what} succeeded`);
+}
+async function expectOAuthError(fn, code, what) {
+  const err = await expectRejected(fn, what);
+  check(err.error === code || err.cause?.error === code, `${what}: ${err.error ?? err.message}`);
+}
