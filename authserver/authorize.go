@@ -289,9 +289,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auditLogin(r.Context(), "login_form", username, req.client.ID, user.ID, "")
-	// The user has just signed in: prompt=login and max_age are satisfied.
+	// The user has just signed in: prompt=login and max_age are satisfied;
+	// prompt=consent is not.
 	params := cloneValues(req.params)
 	params.Del("prompt")
+	if slices.Contains(req.prompts, "consent") {
+		params.Set("prompt", "consent")
+	}
 	params.Del("max_age")
 	http.Redirect(w, r, s.path(pathAuthorize)+"?"+params.Encode(), http.StatusSeeOther)
 }

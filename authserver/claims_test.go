@@ -3,16 +3,19 @@ package authserver_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
+	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/config"
 )
 
@@ -167,6 +170,12 @@ func sorted(names ...string) []string { return slices.Sorted(slices.Values(names
 func checkValues(t *testing.T, where string, claims map[string]any) {
 	t.Helper()
 	for _, name := range userClaimsOf(claims) {
+		if name == "updated_at" {
+			if n, ok := claims[name].(float64); !ok || n <= 0 {
+				t.Errorf("%s: updated_at = %v, want seconds since 1970", where, claims[name])
+			}
+			continue
+		}
 		got, _ := json.Marshal(claims[name])
 		want, _ := json.Marshal(aliceValues[name])
 		if string(got) != string(want) {
@@ -177,7 +186,7 @@ func checkValues(t *testing.T, where string, claims map[string]any) {
 
 var (
 	profileClaims = []string{"name", "family_name", "given_name", "nickname", "preferred_username",
-		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale"} // no middle_name: alice has none
+		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"} // no middle_name: alice has none
 	emailClaims   = []string{"email", "email_verified"}
 	addressClaims = []string{"address"}
 	phoneClaims   = []string{"phone_number", "phone_number_verified"}
@@ -391,5 +400,42 @@ func TestRequestObjectsNotSupported(t *testing.T) {
 				t.Fatalf("want the error page, got %d %v", pg.Status, pg.Location)
 			}
 		})
+	}
+}
+
+// updated_at is when the user last changed: seeding the same file again
+// keeps it, a changed claim moves it.
+func TestSeedKeepsUpdatedAtUntilTheUserChanges(t *testing.T) {
+	t.Parallel()
+	p := claimsProvider(t, claimsRedirect)
+	ctx := context.Background()
+	get := func() time.Time {
+		t.Helper()
+		u, err := p.App.Store.GetUserByUsername(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.UpdatedAt
+	}
+	first := get()
+	if first.IsZero() {
+		t.Fatal("a seeded user has no updated_at")
+	}
+	opts := setup.Options{Now: p.Clock.Now, Logger: slog.New(slog.DiscardHandler)}
+	p.Clock.Advance(time.Hour)
+	if err := setup.Seed(ctx, p.App.Store, p.Config, opts); err != nil {
+		t.Fatal(err)
+	}
+	if again := get(); !again.Equal(first) {
+		t.Errorf("seeding the same file moved updated_at from %v to %v", first, again)
+	}
+	cfg := p.Config
+	cfg.Users = slices.Clone(cfg.Users)
+	cfg.Users[0].Claims.Nickname = "al"
+	if err := setup.Seed(ctx, p.App.Store, cfg, opts); err != nil {
+		t.Fatal(err)
+	}
+	if changed := get(); !changed.After(first) {
+		t.Errorf("a changed nickname left updated_at at %v (first %v)", changed, first)
 	}
 }

@@ -3,10 +3,12 @@ package authserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -59,8 +61,13 @@ func (s *Server) consentToAsk(ctx context.Context, req *authzRequest, sess *stor
 // rememberConsent records the user's approval of everything req asks, added
 // to what the user approved for the client before.
 func (s *Server) rememberConsent(ctx context.Context, req *authzRequest, sess *storage.Session) error {
-	_, err := s.store.GrantConsent(ctx, sess.UserID, req.client.ID, strings.Join(consentItems(req), " "), s.now())
-	return err
+	g, err := s.store.GrantConsent(ctx, sess.UserID, req.client.ID, strings.Join(consentItems(req), " "), s.now())
+	if err != nil {
+		return err
+	}
+	observe.Audit(ctx, s.log, observe.EventConsentGranted, slog.String("client_id", req.client.ID),
+		slog.String("subject", sess.UserID), slog.String("scope", g.Scope))
+	return nil
 }
 
 func errLoginRequired(format string, args ...any) *protocolError {

@@ -201,6 +201,12 @@ func TestRememberedConsent(t *testing.T) {
 			t.Fatalf("prompt=consent asks for %v", got)
 		}
 		a.decide("allow").redeem()
+		// Also through a new sign-in, in another browser.
+		a = rp.withBrowser().start("openid", "prompt", "login consent").login("alice", "alice-password")
+		if got := a.asked(); !sameScopes(got, "openid") {
+			t.Fatalf("prompt=consent after signing in asks for %v", got)
+		}
+		a.decide("allow").redeem()
 	})
 	t.Run("new scopes are asked for alone", func(t *testing.T) {
 		a := rp.start("openid profile email offline_access")

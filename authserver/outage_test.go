@@ -146,6 +146,7 @@ func (c client) signIn() (tokens, error) {
 		"client_id": {"demo-web"}, "redirect_uri": {authtest.DemoRedirect}, "response_type": {"code"},
 		"scope": {"openid offline_access api.read"}, "state": {"st"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+		"prompt": {"consent"}, // the flow posts the consent form, so have it shown every time
 	}
 	resp, err := b.Get(c.p.URL + "/authorize?" + q.Encode())
 	if err != nil {
@@ -237,7 +238,7 @@ func TestPostgresOutage(t *testing.T) {
 	loginBrowser := p.Browser(t)
 	loginPage := authtest.Get(t, loginBrowser, authorizeURL(p, nil))
 	consentBrowser := p.Browser(t)
-	consentPage := authtest.Get(t, consentBrowser, authorizeURL(p, nil)).
+	consentPage := authtest.Get(t, consentBrowser, authorizeURL(p, map[string]string{"prompt": "consent"})).
 		Submit(t, consentBrowser, url.Values{"username": {"alice"}, "password": {"alice-password"}})
 	if !strings.Contains(consentPage.Body, `name="decision"`) {
 		t.Fatalf("no consent page: %d %s", consentPage.Status, consentPage.Body)

@@ -24,6 +24,9 @@ type paramRule struct {
 	// username and a password (UNICODECHARNOCRLF); no other control
 	// character is valid in any parameter we read.
 	tab bool
+	// jsonSpace allows HT, LF and CR, JSON's whitespace (RFC 8259 §2), in a
+	// parameter whose value is a JSON document (claims, OIDC Core §5.5).
+	jsonSpace bool
 	// charset, if set, is the only bytes allowed, described by charsetName.
 	charset     func(byte) bool
 	charsetName string
@@ -63,6 +66,7 @@ var paramRules = map[string]paramRule{
 	"access_token":             {max: 8192},
 	"id_token_hint":            {max: 8192},
 	"csrf_token":               {max: 256},
+	"claims":                   {max: 4096, jsonSpace: true},
 }
 
 // maxParamName bounds parameter names; names are never stored, but they
@@ -127,7 +131,8 @@ func (r paramRule) check(v string) string {
 	}
 	for i := 0; i < len(v); i++ {
 		b := v[i]
-		if (b < 0x20 && !(b == '\t' && r.tab)) || b == 0x7f {
+		allowed := (b == '\t' && (r.tab || r.jsonSpace)) || ((b == '\n' || b == '\r') && r.jsonSpace)
+		if (b < 0x20 && !allowed) || b == 0x7f {
 			return "it contains a control character"
 		}
 		if r.charset != nil && !r.charset(b) {

@@ -17,6 +17,9 @@ const (
 	EventUserPasswordChanged  = "user.password_changed"
 	EventUserRemoved          = "user.removed"
 	EventKeysRotated          = "keys.rotated"
+	// EventConsentGranted is a user's approval of scopes for a client,
+	// remembered so later requests for them skip the consent page.
+	EventConsentGranted = "consent.granted"
 	// EventThrottleBlocked is a sign-in or client authentication refused
 	// because its username, client IP or client id is in back-off.
 	EventThrottleBlocked = "throttle.blocked"
@@ -27,6 +30,6 @@ var Events = []string{
 	EventLoginSucceeded, EventLoginFailed, EventTokenIssued, EventRefreshReuseDetected,
 	EventCodeReplayed, EventTokenRevoked, EventLogout,
 	EventClientCreated, EventClientUpdated, EventClientRemoved,
-	EventUserCreated, EventUserPasswordChanged, EventUserRemoved, EventKeysRotated,
+	EventUserCreated, EventUserPasswordChanged, EventUserRemoved, EventKeysRotated, EventConsentGranted,
 	EventThrottleBlocked,
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 	"time"
 
@@ -299,6 +300,13 @@ func StandardClaims(c config.UserClaims) storage.StandardClaims {
 	return out
 }
 
+// sameUser reports whether next changes none of what the file declares for
+// the stored user a.
+func sameUser(a, next storage.User) bool {
+	return a.PasswordHash == next.PasswordHash && a.Email == next.Email && a.EmailVerified == next.EmailVerified &&
+		a.Name == next.Name && a.Owner == next.Owner && reflect.DeepEqual(a.Claims, next.Claims)
+}
+
 // Seed makes the clients and users that the configuration file owns exactly
 // what cfg declares: configuration is declarative. Each declared entry is
 // upserted as storage.OwnerFile; each file-owned entry no longer declared is
@@ -436,7 +444,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			observe.Audit(ctx, log, observe.EventUserPasswordChanged, slog.String("username", u.Username),
 				slog.String("user_id", existing.ID), slog.String("by", "configuration"))
 		}
-		saved, err := store.UpsertUser(ctx, storage.User{
+		next := storage.User{
 			Username:      u.Username,
 			Owner:         storage.OwnerFile,
 			PasswordHash:  hash,
@@ -444,7 +452,15 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			EmailVerified: u.EmailVerified,
 			Name:          u.Name,
 			Claims:        StandardClaims(u.Claims),
-		})
+			CreatedAt:     now, // kept by the store for an existing user
+			UpdatedAt:     now,
+		}
+		if found && sameUser(existing, next) {
+			// updated_at (OIDC Core §5.1) is when the user last changed, not
+			// when the server last started.
+			next.UpdatedAt = existing.UpdatedAt
+		}
+		saved, err := store.UpsertUser(ctx, next)
 		if errors.Is(err, storage.ErrConflict) && !found {
 			return collision(src, []string{"user " + u.Username})
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -74,12 +75,19 @@ var clientRemoveCommand = &command{
 var userAddCommand = &command{
 	name: "user add", args: "USERNAME", nargs: 1, summary: "add a user (the password is read from standard input)",
 	doc: "The password is one line on standard input, so that it never shows in the process list:\n" +
-		"  printf '%s\\n' \"$PASSWORD\" | authserver user add --email dave@example.com dave",
+		"  printf '%s\\n' \"$PASSWORD\" | authserver user add --email dave@example.com dave\n" +
+		"--claims takes the other OpenID Connect standard claims as a JSON object with the keys of users[].claims:\n" +
+		"  --claims '{\"given_name\":\"Dave\",\"phone_number\":\"+1 555 0100\",\"address\":{\"locality\":\"Paris\"}}'",
 	setup: func(fs *flag.FlagSet) action {
 		email := fs.String("email", "", "`EMAIL` address")
 		name := fs.String("name", "", "full `NAME`")
+		claims := fs.String("claims", "", "other standard claims as a `JSON` object (the keys of users[].claims)")
 		return withOwner(func(ctx context.Context, c cmdContext, src string) error {
-			return userSave(ctx, c, src, "add", *email, *name)
+			std, err := parseUserClaims(*claims)
+			if err != nil {
+				return err
+			}
+			return userSave(ctx, c, src, "add", *email, *name, std)
 		})
 	},
 }
@@ -90,7 +98,7 @@ var userPasswdCommand = &command{
 		"nothing. A user declared in the configuration file gets a new password there (then restart).",
 	setup: func(fs *flag.FlagSet) action {
 		return withOwner(func(ctx context.Context, c cmdContext, src string) error {
-			return userSave(ctx, c, src, "passwd", "", "")
+			return userSave(ctx, c, src, "passwd", "", "", storage.StandardClaims{})
 		})
 	},
 }
@@ -266,7 +274,7 @@ func userList(ctx context.Context, c cmdContext) error {
 
 // userSave adds a user (sub "add") or sets an existing user's password
 // (sub "passwd"), which ends their sessions and revokes their tokens.
-func userSave(ctx context.Context, c cmdContext, src, sub, email, name string) error {
+func userSave(ctx context.Context, c cmdContext, src, sub, email, name string, claims storage.StandardClaims) error {
 	store, err := openStore(ctx, c.cfg)
 	if err != nil {
 		return err
@@ -303,7 +311,9 @@ func userSave(ctx context.Context, c cmdContext, src, sub, email, name string) e
 		fmt.Fprintf(c.out, "user %s saved; their sessions ended and their refresh tokens are revoked\n", username)
 		return nil
 	}
-	saved, err := store.UpsertUser(ctx, storage.User{Username: username, PasswordHash: hash, Email: email, Name: name})
+	now := time.Now()
+	saved, err := store.UpsertUser(ctx, storage.User{Username: username, PasswordHash: hash, Email: email, Name: name, Claims: claims,
+		CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		return err
 	}
@@ -362,4 +372,26 @@ func hashIf(secret string) string {
 		return ""
 	}
 	return storage.Hash(secret)
+}
+
+// parseUserClaims reads --claims: a JSON object with the keys of
+// users[].claims, checked by the rules the configuration file follows.
+func parseUserClaims(raw string) (storage.StandardClaims, error) {
+	if raw == "" {
+		return storage.StandardClaims{}, nil
+	}
+	var c config.UserClaims
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return storage.StandardClaims{}, fmt.Errorf("--claims: %v (want a JSON object with the keys of users[].claims)", err)
+	}
+	if ps := c.Problems("--claims "); len(ps) > 0 {
+		msgs := make([]string, len(ps))
+		for i, p := range ps {
+			msgs[i] = p.Field + ": " + p.Message
+		}
+		return storage.StandardClaims{}, errors.New(strings.Join(msgs, "; "))
+	}
+	return setup.StandardClaims(c), nil
 }
