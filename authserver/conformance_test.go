@@ -25,8 +25,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -119,6 +121,9 @@ var conformanceModules = []conformanceModule{
 		q.Set("post_logout_redirect_uri", confLogoutRedirect+"?foo=bar")
 	})},
 	{"logout", "oidcc-rp-initiated-logout-bad-id-token-hint", confLogoutBadIDTokenHint},
+
+	// OIDCCBackchannelRpInitiatedLogoutTestPlan, beyond the three plans.
+	{"backchannel", "oidcc-backchannel-rp-initiated-logout", confBackchannelLogout},
 
 	// Beyond the plans: what the issue asks for besides.
 	{"extra", "extra-parameter-order", confParameterOrder},
@@ -1108,8 +1113,8 @@ func (rp *confRP) signedOut() {
 	}
 }
 
-// signedIn checks that the session survived: prompt=login aside, the login
-// page is not shown.
+// stillSignedIn checks that the session survived: a new authorization
+// request shows no login page.
 func (rp *confRP) stillSignedIn() {
 	rp.t.Helper()
 	if a := rp.authorize(rp.request(), false); a.saw("login") {
@@ -1229,6 +1234,105 @@ func confLogoutNoState(t *testing.T, p *authtest.Provider) {
 	pg := rp.endSession(q)
 	if pg.Location == nil || pg.Location.String() != confLogoutRedirect {
 		t.Fatalf("want a redirect to %s: %d %v", confLogoutRedirect, pg.Status, pg.Location)
+	}
+	rp.signedOut()
+}
+
+// ---- OIDCCBackchannelRpInitiatedLogoutTestPlan ----
+
+// oidcc-backchannel-rp-initiated-logout: RP-initiated logout sends the
+// client's backchannel_logout_uri a logout token (Back-Channel Logout 1.0
+// §2.4, §2.5): a form POST of logout_token, signed by a key of our JWKS,
+// typ logout+jwt, iss, aud, iat, jti, the back-channel event, the session's
+// sid and sub, and no nonce; the browser still returns to the
+// post_logout_redirect_uri, and the session is gone.
+func confBackchannelLogout(t *testing.T, _ *authtest.Provider) {
+	type delivery struct {
+		method, contentType string
+		form                url.Values
+	}
+	got := make(chan delivery, 4)
+	listener := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		got <- delivery{r.Method + " " + r.URL.Path, r.Header.Get("Content-Type"), r.PostForm}
+		w.Header().Set("Cache-Control", "no-store")
+	}))
+	defer listener.Close()
+	p := authtest.Start(t, func(c *config.Config) {
+		confConfig(c)
+		for i := range c.Clients {
+			if c.Clients[i].ID == confClient {
+				c.Clients[i].BackchannelLogoutURI = listener.URL + "/backchannel_logout"
+				c.Clients[i].BackchannelLogoutSessionRequired = true
+			}
+		}
+	})
+	// The delivery loop, as serve runs it in the background (a second
+	// loop, should the fixture run one too, takes nothing twice).
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { p.App.Server.RunBackchannelLogout(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	rp, q := confLogoutStart(t, p)
+	doc := rp.discovery()
+	if doc["backchannel_logout_supported"] != true || doc["backchannel_logout_session_supported"] != true {
+		t.Errorf("backchannel_logout_supported %v, backchannel_logout_session_supported %v",
+			doc["backchannel_logout_supported"], doc["backchannel_logout_session_supported"])
+	}
+	var hint map[string]any
+	if err := json.Unmarshal(decodeSegment(t, strings.Split(q.Get("id_token_hint"), ".")[1]), &hint); err != nil {
+		t.Fatal(err)
+	}
+	pg := rp.endSession(q)
+	want := confLogoutRedirect + "?" + url.Values{"state": {q.Get("state")}}.Encode()
+	if pg.Location == nil || pg.Location.String() != want {
+		t.Fatalf("post-logout redirect %v; want %s", pg.Location, want)
+	}
+	var d delivery
+	select {
+	case d = <-got:
+	case <-time.After(15 * time.Second): // a bound on a background POST, not a measurement
+		t.Fatal("no logout token was delivered")
+	}
+	if d.method != "POST /backchannel_logout" || !strings.HasPrefix(d.contentType, "application/x-www-form-urlencoded") {
+		t.Fatalf("logout request %s %s", d.method, d.contentType)
+	}
+	for k := range d.form {
+		if k != "logout_token" {
+			t.Errorf("unexpected parameter %s in the logout request", k)
+		}
+	}
+	raw := d.form.Get("logout_token")
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	if err != nil || len(tok.Headers) != 1 {
+		t.Fatalf("logout token: %v", err)
+	}
+	if typ := tok.Headers[0].ExtraHeaders[jose.HeaderType]; typ != "logout+jwt" {
+		t.Errorf("typ %v", typ)
+	}
+	keys := confJWKS(t, p, rp).Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("the logout token's kid %q is not in the JWKS", tok.Headers[0].KeyID)
+	}
+	var claims map[string]any
+	if err := tok.Claims(keys[0].Key, &claims); err != nil {
+		t.Fatalf("logout token signature: %v", err)
+	}
+	if claims["iss"] != p.URL || !slices.Contains(append(confStrings(claims["aud"]), fmt.Sprint(claims["aud"])), confClient) {
+		t.Errorf("iss %v aud %v", claims["iss"], claims["aud"])
+	}
+	if _, ok := claims["iat"].(float64); !ok || claims["jti"] == nil || claims["jti"] == "" {
+		t.Errorf("iat %v jti %v", claims["iat"], claims["jti"])
+	}
+	events, _ := claims["events"].(map[string]any)
+	if _, ok := events["http://schemas.openid.net/event/backchannel-logout"]; !ok {
+		t.Errorf("events %v", claims["events"])
+	}
+	if claims["sid"] != hint["sid"] || claims["sub"] != hint["sub"] || claims["sid"] == nil {
+		t.Errorf("sid %v sub %v; the ID token's %v %v", claims["sid"], claims["sub"], hint["sid"], hint["sub"])
+	}
+	if _, ok := claims["nonce"]; ok {
+		t.Error("the logout token has a nonce (§2.4 forbids it)")
 	}
 	rp.signedOut()
 }

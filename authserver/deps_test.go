@@ -26,8 +26,9 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/storage/sqlstore", []string{"keys", "authserver/storage"}},
 		{"authserver/throttle", []string{"keys", "authserver/storage"}},
 		{"authserver/tlsserve", nil},
-		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle"}},
-		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle"}},
+		{"authserver/backchannel", nil},
+		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
+		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+r.pkg).Output()

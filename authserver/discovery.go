@@ -51,6 +51,9 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
 		"claims_parameter_supported":                     true,
+		// Back-Channel Logout 1.0 §2.1: logout tokens always carry sid.
+		"backchannel_logout_supported":         true,
+		"backchannel_logout_session_supported": true,
 	}
 	return json.Marshal(doc)
 }

@@ -175,7 +175,8 @@ func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, req *logou
 
 // endSession deletes the login session and revokes the refresh tokens bound
 // to it, except those granted offline_access, which are meant to outlive the
-// browser session (OIDC Core §11).
+// browser session (OIDC Core §11). The clients that got tokens in it are
+// sent back-channel logout tokens, in the background (backchannel.go).
 func (s *Server) endSession(ctx context.Context, sess *storage.Session) error {
 	tokens, err := s.store.ListSessionRefreshTokens(ctx, sess.IDHash)
 	if err != nil {
@@ -188,7 +189,11 @@ func (s *Server) endSession(ctx context.Context, sess *storage.Session) error {
 			}
 		}
 	}
-	return s.store.DeleteSession(ctx, sess.IDHash)
+	if err := s.store.DeleteSession(ctx, sess.IDHash); err != nil {
+		return err
+	}
+	s.SessionEnded(sess.IDHash)
+	return nil
 }
 
 func clientNameOf(c *storage.Client) string {

@@ -87,6 +87,12 @@ type Config struct {
 	// makes: the dummy hash verified for unknown usernames, and the upgrade
 	// of an outdated hash at sign-in. Zero means password.DefaultParams.
 	PasswordParams password.Params
+	// BackchannelClient sends back-channel logout tokens; nil means a
+	// client that follows no redirect. BackchannelSweepInterval is how often
+	// sessions ended elsewhere (another replica, the CLI) are looked for
+	// (default DefaultBackchannelSweep). See RunBackchannelLogout.
+	BackchannelClient        *http.Client
+	BackchannelSweepInterval time.Duration
 	// Metrics counts what the server does; nil means a fresh set, so
 	// tests need not make one.
 	Metrics *observe.Metrics
@@ -124,6 +130,8 @@ type Server struct {
 	// password.Verify (a field so a test can watch the bound).
 	hashSlots chan struct{}
 	verify    func(hash, pw string) (bool, error)
+	// backchannel tells clients that their sessions ended (backchannel.go).
+	backchannel *backchannelLogout
 	// limiter is nil when throttling is off; ipSlots bounds hashes per
 	// client IP (nil: no bound). See throttling.go.
 	limiter        *throttle.Limiter
@@ -230,6 +238,7 @@ func New(cfg Config) (*Server, error) {
 		now:        cfg.Now,
 	}
 	s.engine = newEngine(s)
+	s.backchannel = newBackchannelLogout(s)
 	if s.discovery, err = s.discoveryDocument(); err != nil {
 		return nil, err
 	}

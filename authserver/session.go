@@ -66,11 +66,14 @@ func (s *Server) currentSession(r *http.Request) (*storage.Session, error) {
 // cookie holds 256 random bits; the store holds only their hash.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
 	// A sign-in always gets a new session id (no fixation), and the one it
-	// replaces ends here rather than lingering until it expires.
+	// replaces ends here rather than lingering until it expires; the
+	// clients that got tokens in it are told (back-channel logout), since
+	// the sid they hold names a session that no longer exists.
 	if old, err := r.Cookie(s.cookieName(sessionCookie)); err == nil && old.Value != "" {
 		if err := s.store.DeleteSession(r.Context(), storage.Hash(old.Value)); err != nil {
 			return err
 		}
+		s.SessionEnded(storage.Hash(old.Value))
 	}
 	id := randomToken()
 	now := s.now()

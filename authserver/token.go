@@ -219,6 +219,7 @@ func (s *Server) respond(ctx context.Context, g *grant, f tokenFields, user *sto
 		return nil, err
 	}
 	resp.IDToken = idToken
+	s.recordSessionClient(ctx, g, f.userID)
 	return resp, nil
 }
 

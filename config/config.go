@@ -250,6 +250,13 @@ type Client struct {
 	// IDTokenSignedResponseAlg (OIDC Dynamic Client Registration §2); empty
 	// means signing.id_token_algorithm.
 	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg,omitempty"`
+	// BackchannelLogoutURI receives a logout token when a session the
+	// client got tokens in ends (OpenID Connect Back-Channel Logout 1.0
+	// §2.2); empty: the client is not told.
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri,omitempty"`
+	// BackchannelLogoutSessionRequired: the client needs sid in its logout
+	// tokens. The server always sends it; the flag is recorded.
+	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required,omitempty"`
 }
 
 // Public reports whether the client has no credentials of its own.

@@ -68,6 +68,7 @@ func TestDefaultIsValidDemo(t *testing.T) {
 		PostLogoutRedirectURIs: []string{"http://127.0.0.1:9094/"},
 		GrantTypes:             []string{"authorization_code", "refresh_token", "password"},
 		Scopes:                 []string{"openid", "profile", "email", "offline_access", "api.read", "api.write"},
+		BackchannelLogoutURI:   "http://127.0.0.1:9094/backchannel-logout",
 	}
 	if len(c.Clients) != 1 || !reflect.DeepEqual(c.Clients[0], wantClient) {
 		t.Errorf("clients = %+v, want [%+v]", c.Clients, wantClient)
@@ -131,6 +132,7 @@ func TestSchemaKeys(t *testing.T) {
 		"clients[].id", "clients[].name", "clients[].secret", "clients[].secret_hash", "clients[].redirect_uris",
 		"clients[].post_logout_redirect_uris", "clients[].grant_types", "clients[].scopes", "clients[].audience",
 		"clients[].skip_consent", "clients[].allow_introspection", "clients[].id_token_signed_response_alg",
+		"clients[].backchannel_logout_uri", "clients[].backchannel_logout_session_required",
 		"users[].username", "users[].password", "users[].password_hash", "users[].email",
 		"users[].email_verified", "users[].name",
 		"users[].claims.given_name", "users[].claims.family_name", "users[].claims.middle_name", "users[].claims.nickname",
@@ -366,7 +368,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			name: "unknown keys in two list items",
 			yaml: "clients:\n  - id: a\n  - id: b\n    redirect_uri: https://x/cb\nusers:\n  - username: u\n    pasword: p\n",
 			want: []string{
-				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
+				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required)`,
 				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name, claims)`,
 			},
 		},
@@ -375,7 +377,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			yaml: "base: &b\n  - id: a\nclients:\n  - <<: {id: a, colour: red}\n",
 			want: []string{
 				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, clients, users)`,
-				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg)`,
+				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required)`,
 			},
 		},
 		{

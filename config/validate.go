@@ -370,6 +370,13 @@ func (c Config) validateClient(ps *problems, i int, cl Client) {
 	if alg := cl.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(c.Signing.Algorithms, alg) {
 		ps.add(at("id_token_signed_response_alg"), "%q is not one of signing.algorithms [%s]", alg, strings.Join(c.Signing.Algorithms, ", "))
 	}
+	if u := cl.BackchannelLogoutURI; u != "" {
+		if msg := BackchannelLogoutURIProblem(u); msg != "" {
+			ps.add(at("backchannel_logout_uri"), "%s", msg)
+		}
+	} else if cl.BackchannelLogoutSessionRequired {
+		ps.add(at("backchannel_logout_session_required"), "is set, but backchannel_logout_uri is not: there is nowhere to send logout tokens")
+	}
 }
 
 // redirectURIProblem applies RFC 6749 §3.1.2 (absolute, no fragment), RFC 9700
@@ -405,6 +412,34 @@ func redirectURIProblem(raw string) string {
 		}
 	}
 	return ""
+}
+
+// BackchannelLogoutURIProblem applies OpenID Connect Back-Channel Logout
+// 1.0 §2.2 to a backchannel_logout_uri: an absolute URI (so no fragment),
+// https, or http on a loopback host only (the server POSTs logout tokens to
+// it, which must not cross a network in the clear). "" means no problem.
+func BackchannelLogoutURIProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q is not a URL: %v", raw, err)
+	case !u.IsAbs() || u.Host == "" || u.Hostname() == "":
+		return fmt.Sprintf("%q is not an absolute URL with a host, such as https://app.example.com/backchannel-logout", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Sprintf("%q has a fragment, which an absolute URI cannot have (Back-Channel Logout 1.0 §2.2)", raw)
+	case u.User != nil:
+		return fmt.Sprintf("%q carries user information; put no credentials in the URL", raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return ""
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return ""
+		}
+		return fmt.Sprintf("%q uses http on host %q: http is allowed only for loopback hosts (127.0.0.1, localhost, ::1); use https", raw, u.Hostname())
+	}
+	return fmt.Sprintf("%q uses the %s: scheme; logout tokens are sent with https (or http to a loopback host)", raw, u.Scheme)
 }
 
 // validScopeToken reports whether s is a scope-token of RFC 6749 §3.3:

@@ -261,12 +261,12 @@ func TestQueueIsBounded(t *testing.T) {
 // rather than waiting for the relying party.
 func TestRunStopsOnCancel(t *testing.T) {
 	t.Parallel()
-	arrived := make(chan struct{})
+	arrived, release := make(chan struct{}), make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(arrived)
-		<-r.Context().Done()
+		<-release
 	}))
-	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release); hang.Close() })
 	out := newOutcomes()
 	s := &backchannel.Sender{Done: out.report, Timeout: time.Hour}
 	ctx, cancel := context.WithCancel(context.Background())

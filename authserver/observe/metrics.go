@@ -49,6 +49,7 @@ type Metrics struct {
 	revocations     prometheus.Counter
 	keyRotations    prometheus.Counter
 	storeErrors     prometheus.Counter
+	backchannel     *prometheus.CounterVec
 	registryHandler http.Handler
 }
 
@@ -95,18 +96,23 @@ func NewMetrics() *Metrics {
 			Name: "authserver_store_errors_total",
 			Help: "Internal (mostly storage) errors answered as server_error or an error page.",
 		}),
+		backchannel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authserver_backchannel_logouts_total",
+			Help: "Back-channel logout tokens sent to relying parties, by outcome (succeeded, failed after every attempt or refused).",
+		}, []string{"outcome"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.tokensIssued, m.logins, m.throttled,
-		m.refreshReuse, m.revocations, m.keyRotations, m.storeErrors,
+		m.refreshReuse, m.revocations, m.keyRotations, m.storeErrors, m.backchannel,
 	)
 	for _, gt := range grantTypes {
 		m.tokensIssued.WithLabelValues(gt)
 	}
 	for _, o := range []string{OutcomeSucceeded, OutcomeFailed} {
 		m.logins.WithLabelValues(o)
+		m.backchannel.WithLabelValues(o)
 	}
 	for _, k := range []string{ThrottleLogin, ThrottleClientAuth} {
 		m.throttled.WithLabelValues(k)
@@ -175,6 +181,14 @@ func (m *Metrics) Revocation() {
 func (m *Metrics) KeyRotation() {
 	if m != nil {
 		m.keyRotations.Inc()
+	}
+}
+
+// BackchannelLogout counts one back-channel logout; outcome is
+// OutcomeSucceeded or OutcomeFailed.
+func (m *Metrics) BackchannelLogout(outcome string) {
+	if m != nil {
+		m.backchannel.WithLabelValues(outcome).Inc()
 	}
 }
 

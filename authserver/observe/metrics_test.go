@@ -21,6 +21,7 @@ func TestMetricsAreTheServersOwn(t *testing.T) {
 	a.KeyRotation()
 	a.StoreError()
 	a.Throttled(observe.ThrottleLogin)
+	a.BackchannelLogout(observe.OutcomeFailed)
 
 	fa, fb := observetest.Scrape(t, a.Handler()), observetest.Scrape(t, b.Handler())
 	for _, c := range []struct {
@@ -34,6 +35,7 @@ func TestMetricsAreTheServersOwn(t *testing.T) {
 		{"authserver_key_rotations_total", nil},
 		{"authserver_store_errors_total", nil},
 		{"authserver_throttled_requests_total", []string{"kind", "login"}},
+		{"authserver_backchannel_logouts_total", []string{"outcome", "failed"}},
 	} {
 		if got := fa.Value(c.name, c.labels...); got != 1 {
 			t.Errorf("%s%v = %v in the set that counted, want 1", c.name, c.labels, got)
@@ -58,9 +60,10 @@ func TestMetricsKnownLabelsStartAtZero(t *testing.T) {
 	t.Parallel()
 	f := observetest.Scrape(t, observe.NewMetrics().Handler())
 	for name, want := range map[string][]string{
-		"authserver_tokens_issued_total":      {"authorization_code", "client_credentials", "password", "refresh_token"},
-		"authserver_logins_total":             {"failed", "succeeded"},
-		"authserver_throttled_requests_total": {"client_auth", "login"},
+		"authserver_tokens_issued_total":       {"authorization_code", "client_credentials", "password", "refresh_token"},
+		"authserver_logins_total":              {"failed", "succeeded"},
+		"authserver_throttled_requests_total":  {"client_auth", "login"},
+		"authserver_backchannel_logouts_total": {"failed", "succeeded"},
 	} {
 		var got []string
 		for _, l := range []string{"grant_type", "outcome", "kind"} {

@@ -397,6 +397,9 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			SkipConsent:            c.SkipConsent,
 			CanIntrospect:          c.AllowIntrospection,
 			IDTokenAlg:             c.IDTokenSignedResponseAlg,
+
+			BackchannelLogoutURI:             c.BackchannelLogoutURI,
+			BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		})
 		if errors.Is(err, storage.ErrConflict) { // created with the CLI since the list above
 			return collision(src, []string{"client " + c.ID})

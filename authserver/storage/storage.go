@@ -96,8 +96,8 @@ type Client struct {
 	// BackchannelLogoutSessionRequired is the client's wish for sid in its
 	// logout tokens (§2.2); the server always sends sid, so it only records it.
 	BackchannelLogoutSessionRequired bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	CreatedAt                        time.Time
+	UpdatedAt                        time.Time
 }
 
 // Public reports whether the client has no secret.

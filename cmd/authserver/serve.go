@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg config.Config, opts serveOptions, log *slog.
 				app.Server.RunHousekeeping(ctx, cfg.Housekeeping.Interval.Std(), cfg.Housekeeping.BatchSize)
 			},
 			func(ctx context.Context) { app.Server.RunKeyRotation(ctx, cfg.Signing.KeyCheckInterval.Std()) },
+			app.Server.RunBackchannelLogout,
 		},
 	}
 	if srv.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {

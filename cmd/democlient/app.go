@@ -198,6 +198,7 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("POST /refresh", a.refresh)
 	mux.HandleFunc("POST /call", a.call)
 	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /backchannel-logout", a.backchannelLogout)
 	mux.Handle("GET "+a.pages.cssPath, a.pages.stylesheet())
 	return mux
 }

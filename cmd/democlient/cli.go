@@ -194,7 +194,8 @@ func serve(ctx context.Context, cfg appConfig) error {
 		return err
 	}
 	srv := newHTTPServer(a.Handler(), cfg.Logger)
-	cfg.Logger.Info("demo client ready", "url", a.baseURL+"/", "issuer", cfg.Issuer, "client_id", cfg.ClientID)
+	cfg.Logger.Info("demo client ready", "url", a.baseURL+"/", "issuer", cfg.Issuer, "client_id", cfg.ClientID,
+		"backchannel_logout_uri", a.baseURL+"/backchannel-logout")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -34,6 +35,9 @@ type session struct {
 	api      apiResult
 	flash    string
 	flashErr bool
+	// ended is set when the provider said, by back-channel logout, that
+	// the session this one came from ended; the next visit says so.
+	ended atomic.Bool
 }
 
 func (a *app) setCookie(w http.ResponseWriter, name, value string, ttl time.Duration) {
@@ -53,22 +57,33 @@ func clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-// currentSession returns the session named by the request's cookie.
+// currentSession returns the session named by the request's cookie. A
+// session the provider ended is not current (the home page tells).
 func (a *app) currentSession(r *http.Request) (*session, string, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, "", false
 	}
 	s, ok := a.sessions.get(c.Value)
+	if ok && s.ended.Load() {
+		return nil, "", false
+	}
 	return s, c.Value, ok
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	v := homeView{Issuer: a.cfg.Issuer, ClientID: a.cfg.ClientID}
-	if s, _, ok := a.currentSession(r); ok {
-		s.mu.Lock()
-		v.SignedInAs = s.idToken.displayName()
-		s.mu.Unlock()
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if s, ok := a.sessions.get(c.Value); ok && s.ended.Load() {
+			// Said once: the session goes now.
+			a.sessions.remove(c.Value)
+			clearCookie(w, sessionCookie)
+			v.SignedOutByProvider = true
+		} else if ok {
+			s.mu.Lock()
+			v.SignedInAs = s.idToken.displayName()
+			s.mu.Unlock()
+		}
 	}
 	a.render(w, http.StatusOK, "home.html", v)
 }

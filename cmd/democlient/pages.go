@@ -27,6 +27,7 @@ type pages struct {
 type (
 	homeView struct {
 		Issuer, ClientID, SignedInAs string
+		SignedOutByProvider          bool
 	}
 	errorView struct {
 		Title, Message, Code, Description string

@@ -71,6 +71,21 @@ func (s *store[T]) take(id string) (T, bool) {
 	return v, ok
 }
 
+// values returns the live values, for a search that must not hold the
+// store's lock while it looks inside each.
+func (s *store[T]) values() []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]T, 0, len(s.items))
+	for _, e := range s.items {
+		if now.Before(e.expires) {
+			out = append(out, e.value)
+		}
+	}
+	return out
+}
+
 func (s *store[T]) remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 type verifiedIDToken struct {
 	raw     string // kept for id_token_hint at logout; never shown or logged
 	subject string
+	sid     string // the provider's session, which back-channel logout names
 	name    string
 	claims  []claim
 	checks  []string // the checks that passed, in words, for the result page
@@ -77,11 +78,13 @@ func (a *app) verifyIDToken(ctx context.Context, tok *oauth2.Token, nonce, wantS
 	var names struct {
 		Name              string `json:"name"`
 		PreferredUsername string `json:"preferred_username"`
+		SID               string `json:"sid"`
 	}
 	_ = json.Unmarshal(payload, &names) // a claim of another type only loses the display name
 	return verifiedIDToken{
 		raw:     raw,
 		subject: idt.Subject,
+		sid:     names.SID,
 		name:    cmp.Or(names.Name, names.PreferredUsername),
 		claims:  claims,
 		checks:  checks,
