@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
@@ -21,6 +23,12 @@ var supportedGrantTypes = []string{"authorization_code", "refresh_token", "clien
 // serves the one for the grants that some client may use (discoveryWith).
 func (s *Server) discoveryDocument() ([]byte, error) {
 	return s.discoveryWith(supportedGrantTypes)
+}
+
+// discoveryWithoutPassword is the document while no client may use the
+// password grant.
+func (s *Server) discoveryWithoutPassword() ([]byte, error) {
+	return s.discoveryWith(slices.DeleteFunc(slices.Clone(supportedGrantTypes), func(g string) bool { return g == "password" }))
 }
 
 // discoveryWith is the discovery document listing grantTypes.
@@ -67,13 +75,13 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 // max-age so that no cache keeps it.
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	body, maxAge := s.discovery, "3600"
-	grantTypes, err := s.grantTypesInUse(r.Context())
-	if err == nil {
-		body, err = s.discoveryWith(grantTypes)
-	}
-	if err != nil {
+	withPassword, err := s.passwordInUse(r.Context())
+	switch {
+	case err != nil:
 		s.log.WarnContext(r.Context(), "discovery lists every implemented grant: the clients could not be read", slog.Any("err", err))
-		body, maxAge = s.discovery, fmt.Sprint(retryAfterSeconds)
+		maxAge = fmt.Sprint(retryAfterSeconds)
+	case !withPassword:
+		body = s.discoveryNoPassword
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -82,18 +90,36 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// grantTypesInUse are the implemented grants that discovery advertises:
-// password only when some client may use it (RFC 9700 §2.4 discourages it,
-// and a relying party should not be told of a grant nobody has).
-func (s *Server) grantTypesInUse(ctx context.Context) ([]string, error) {
+// discoveryRecheck is how long the answer of passwordInUse is reused:
+// discovery is fetched by every relying party and resource server, so it is
+// served from precomputed bytes, and a client added or removed with the CLI
+// (on any replica) shows within this time.
+const discoveryRecheck = 5 * time.Second
+
+// passwordInUse reports whether some client may use the password grant,
+// which discovery advertises only then (RFC 9700 §2.4 discourages it, and a
+// relying party should not be told of a grant nobody has).
+func (s *Server) passwordInUse(ctx context.Context) (bool, error) {
+	now := s.now()
+	s.passwordGrant.mu.Lock()
+	defer s.passwordGrant.mu.Unlock()
+	if pg := &s.passwordGrant; !pg.checked.IsZero() && now.Sub(pg.checked) < discoveryRecheck && !now.Before(pg.checked) {
+		return pg.inUse, nil
+	}
 	clients, err := s.store.ListClients(ctx)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	if slices.ContainsFunc(clients, func(c storage.Client) bool { return slices.Contains(c.GrantTypes, "password") }) {
-		return supportedGrantTypes, nil
-	}
-	return slices.DeleteFunc(slices.Clone(supportedGrantTypes), func(g string) bool { return g == "password" }), nil
+	s.passwordGrant.inUse = slices.ContainsFunc(clients, func(c storage.Client) bool { return slices.Contains(c.GrantTypes, "password") })
+	s.passwordGrant.checked = now
+	return s.passwordGrant.inUse, nil
+}
+
+// passwordGrantCheck is the last answer of passwordInUse.
+type passwordGrantCheck struct {
+	mu      sync.Mutex
+	checked time.Time
+	inUse   bool
 }
 
 // handleJWKS serves the public keys from bytes the key manager precomputed.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -102,6 +103,9 @@ func checkPasswordAdvertised(t *testing.T, p *authtest.Provider) {
 	t.Helper()
 	advertised := func(want bool) {
 		t.Helper()
+		// Discovery reuses its answer for a few seconds; every replica
+		// rechecks once that has passed.
+		p.Clock.Advance(6 * time.Second)
 		for range len(p.Replicas) + 1 { // every replica behind the balancer
 			got := grantTypesAdvertised(t, p)
 			if slices.Contains(got, "password") != want || !slices.Contains(got, "authorization_code") {

@@ -123,6 +123,10 @@ type Server struct {
 	// crossOrigin refuses page form posts from other origins (sameOrigin).
 	crossOrigin *http.CrossOriginProtection
 	discovery   []byte
+	// discoveryNoPassword is discovery without the password grant, served
+	// while no client may use it (see passwordInUse).
+	discoveryNoPassword []byte
+	passwordGrant       passwordGrantCheck
 	// dummyHash is verified against when a username is unknown, so that a
 	// login takes as long whether or not the user exists.
 	dummyHash string
@@ -239,6 +243,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.engine = newEngine(s)
 	s.backchannel = newBackchannelLogout(s)
+	if s.discoveryNoPassword, err = s.discoveryWithoutPassword(); err != nil {
+		return nil, err
+	}
 	if s.discovery, err = s.discoveryDocument(); err != nil {
 		return nil, err
 	}

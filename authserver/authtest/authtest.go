@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/authserver/storage/pgtest"
 	"github.com/authserver-dev/authserver/config"
@@ -181,12 +182,14 @@ func startWith(t testing.TB, n int, mutate func(*config.Config), getenv func(str
 	clock := &Clock{}
 	if logger == nil {
 		var logTo io.Writer = testWriter{t}
-		if _, fuzz := t.(*testing.F); fuzz {
-			// A fuzz target must not call F.Log, and audit events (login,
-			// token issued) pass every level.
+		switch t.(type) {
+		case *testing.F, *testing.B:
+			// A fuzz target must not call F.Log, and a benchmark must not
+			// measure the test log: audit events (login, token issued) pass
+			// every level.
 			logTo = io.Discard
 		}
-		logger = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		logger = observe.NewLogger(logTo, "text", "warn")
 	}
 	var apps []*setup.App
 	for range n {
