@@ -113,3 +113,18 @@ func Fingerprint(der []byte) string {
 	}
 	return b.String()
 }
+
+// CertPool is a pool of the certificates in the PEM file certFile, for a
+// client that trusts a server by its certificate alone (the development
+// certificate, or any self-signed one) rather than by the system roots.
+func CertPool(certFile string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", certFile)
+	}
+	return pool, nil
+}

@@ -1,7 +1,6 @@
 package tlsserve
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,28 +15,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authserver-dev/authserver/authserver/observe/observetest"
 )
 
-// logBuffer collects a logger's output for tests to wait on.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // waitFor waits until the log holds want, a bounded number of times.
-func (l *logBuffer) waitFor(t *testing.T, want string) {
+func waitFor(t *testing.T, l *observetest.Logs, want string) {
 	t.Helper()
 	for range 1000 {
 		if strings.Contains(l.String(), want) {
@@ -77,9 +60,22 @@ func install(t *testing.T, pair DevCert, dst DevCert) {
 	}
 }
 
+// liveCertificate installs pair at paths of its own, as the configured
+// certificate and key files that tests then replace, and loads it from there.
+func liveCertificate(t *testing.T, pair DevCert) (DevCert, *Certificate) {
+	t.Helper()
+	live := DevCert{CertFile: filepath.Join(t.TempDir(), "cert.pem"), KeyFile: filepath.Join(t.TempDir(), "key.pem")}
+	install(t, pair, live)
+	cert, err := LoadCertificate(live.CertFile, live.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return live, cert
+}
+
 type running struct {
 	addr string
-	log  *logBuffer
+	log  *observetest.Logs
 	stop func() error
 }
 
@@ -94,7 +90,7 @@ func start(t *testing.T, s *Server) *running {
 	if s.Handler == nil {
 		s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	}
-	lb := &logBuffer{}
+	lb := &observetest.Logs{}
 	s.Log = slog.New(slog.NewTextHandler(lb, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -134,13 +130,9 @@ func waitPresented(t *testing.T, addr, want string) {
 
 func trusting(t *testing.T, certFile string) *http.Client {
 	t.Helper()
-	pem, err := os.ReadFile(certFile)
+	pool, err := CertPool(certFile)
 	if err != nil {
 		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no certificate in", certFile)
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 }
@@ -174,23 +166,18 @@ func TestRunServesHTTP2AndTLS12(t *testing.T) {
 func TestCertificateReloadsWhenFilesChange(t *testing.T) {
 	t.Parallel()
 	a, b := newPair(t), newPair(t)
-	live := DevCert{CertFile: filepath.Join(t.TempDir(), "cert.pem"), KeyFile: filepath.Join(t.TempDir(), "key.pem")}
-	install(t, a, live)
-	cert, err := LoadCertificate(live.CertFile, live.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live, cert := liveCertificate(t, a)
 	r := start(t, &Server{Cert: cert, PollInterval: 10 * time.Millisecond})
 	if got := presented(t, r.addr); got != a.SHA256 {
 		t.Fatalf("presented %s, want the first certificate %s", got, a.SHA256)
 	}
 	install(t, b, live)
 	waitPresented(t, r.addr, b.SHA256)
-	r.log.waitFor(t, "reloaded TLS certificate")
+	waitFor(t, r.log, "reloaded TLS certificate")
 
 	// A key that does not match the certificate.
 	install(t, DevCert{CertFile: a.CertFile, KeyFile: b.KeyFile}, live)
-	r.log.waitFor(t, "reloading TLS certificate failed")
+	waitFor(t, r.log, "reloading TLS certificate failed")
 	if got := presented(t, r.addr); got != b.SHA256 {
 		t.Errorf("after a bad replacement the server presents %s, want the previous %s", got, b.SHA256)
 	}
@@ -204,12 +191,7 @@ func TestCertificateReloadsWhenFilesChange(t *testing.T) {
 func TestReloadOnSignal(t *testing.T) {
 	t.Parallel()
 	a, b := newPair(t), newPair(t)
-	live := DevCert{CertFile: filepath.Join(t.TempDir(), "cert.pem"), KeyFile: filepath.Join(t.TempDir(), "key.pem")}
-	install(t, a, live)
-	cert, err := LoadCertificate(live.CertFile, live.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live, cert := liveCertificate(t, a)
 	hup := make(chan os.Signal, 1)
 	r := start(t, &Server{Cert: cert, PollInterval: -1, Reload: hup})
 	install(t, b, live)
@@ -217,7 +199,7 @@ func TestReloadOnSignal(t *testing.T) {
 		t.Fatalf("reloaded without a signal: presented %s", got)
 	}
 	hup <- syscall.SIGHUP
-	r.log.waitFor(t, "reloaded TLS certificate")
+	waitFor(t, r.log, "reloaded TLS certificate")
 	if got := presented(t, r.addr); got != b.SHA256 {
 		t.Errorf("after SIGHUP the server presents %s, want %s", got, b.SHA256)
 	}
@@ -225,7 +207,7 @@ func TestReloadOnSignal(t *testing.T) {
 	plainHup := make(chan os.Signal, 1)
 	p := start(t, &Server{Reload: plainHup})
 	plainHup <- syscall.SIGHUP
-	p.log.waitFor(t, "SIGHUP: no TLS configured")
+	waitFor(t, p.log, "SIGHUP: no TLS configured")
 	resp, err := http.Get("http://" + p.addr + "/")
 	if err != nil {
 		t.Fatalf("after SIGHUP: %v", err)
@@ -276,7 +258,7 @@ func TestRunDrainsInFlightRequests(t *testing.T) {
 	<-entered
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.stop() }()
-	r.log.waitFor(t, "shutting down")
+	waitFor(t, r.log, "shutting down")
 	refused := false
 	for range 1000 {
 		c, err := net.Dial("tcp", r.addr)
@@ -429,6 +411,30 @@ func TestDevIssuer(t *testing.T) {
 		got, ok := DevIssuer(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("DevIssuer(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// CertPool trusts the certificate in a PEM file, and says so when the file
+// holds none (a key file by mistake) or is missing, rather than returning a
+// pool that trusts nothing.
+func TestCertPool(t *testing.T) {
+	t.Parallel()
+	d := newPair(t)
+	pool, err := CertPool(d.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(d.CertFile, d.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "127.0.0.1"}); err != nil {
+		t.Errorf("the pool does not trust the file's certificate: %v", err)
+	}
+	for _, file := range []string{d.KeyFile, filepath.Join(t.TempDir(), "missing.pem")} {
+		if _, err := CertPool(file); err == nil {
+			t.Errorf("CertPool(%s): no error", file)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/authserver-dev/authserver/authserver/authtest"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/observe/observetest"
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 )
 
 // runLogged runs the command line with its standard error (the process log,
@@ -57,7 +58,7 @@ func TestNoSecretIsEverLogged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	addr, metricsAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	addr, metricsAddr := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	issuer := "http://" + addr
 	const redirect = "http://127.0.0.1:7781/cb"
 	s := secrets{}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 )
 
 // writeConfig writes a configuration file for a provider on a free loopback
@@ -22,12 +23,7 @@ import (
 // issuer.
 func writeConfig(t *testing.T, extra string) (string, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := proctest.FreeAddr(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "authserver.yaml")
 	if !strings.Contains(extra, "observability:") {
@@ -182,12 +178,7 @@ func TestAdminCommands(t *testing.T) {
 // and keys under ./data, the demo client and user seeded.
 func TestZeroConfigDemo(t *testing.T) {
 	t.Chdir(t.TempDir())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := proctest.FreeAddr(t)
 	t.Setenv("AUTHSERVER_LISTEN", addr)
 	t.Setenv("AUTHSERVER_CONFIG", "")
 	stop := serveFor(t, "", "http://"+addr)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 )
 
 // These tests drive the administration commands against a database that
@@ -26,7 +28,7 @@ const ownedAppSecret = "owned-app-secret-0123456789abcdefgh"
 // and returns its path and the issuer.
 func ownershipConfig(t *testing.T) (string, string) {
 	t.Helper()
-	addr := freeLoopbackAddr(t)
+	addr := proctest.FreeAddr(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "authserver.yaml")
 	yaml := fmt.Sprintf(`listen: %s

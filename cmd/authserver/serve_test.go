@@ -3,112 +3,29 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/authserver-dev/authserver/authserver/observe/observetest"
 	"github.com/authserver-dev/authserver/authserver/tlsserve"
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 )
-
-// buildAuthserver compiles this command into a directory of t's, so that
-// tests can send it real signals.
-func buildAuthserver(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "authserver")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// process is a running authserver binary.
-type process struct {
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan error
-}
-
-func startBinary(t *testing.T, bin, configPath string) *process {
-	t.Helper()
-	p := &process{log: &lockedBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, "serve", "--config", configPath)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AUTHSERVER_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *process) signal(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signal %v: %v", sig, err)
-	}
-}
-
-// waitLog waits (a bounded while) until the process has logged want; it
-// fails if the process exits first.
-func (p *process) waitLog(t *testing.T, want string) {
-	t.Helper()
-	for range 2000 {
-		if strings.Contains(p.log.String(), want) {
-			return
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("exited (%v) before logging %q:\n%s", err, want, p.log)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("never logged %q:\n%s", want, p.log)
-}
-
-// wait returns the process's exit status, a bounded while after it was
-// asked to stop.
-func (p *process) wait(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(60 * time.Second):
-		t.Fatalf("did not exit:\n%s", p.log)
-		return nil
-	}
-}
 
 // binaryConfig writes a configuration with a password-grant client on a
 // free loopback port, TLS when pair is not nil.
 func binaryConfig(t *testing.T, pair *tlsserve.DevCert) (path, addr string) {
 	t.Helper()
 	dir := t.TempDir()
-	addr = freeLoopbackAddr(t)
+	addr = proctest.FreeAddr(t)
 	scheme, tlsKeys := "http", ""
 	if pair != nil {
 		scheme = "https"
@@ -163,32 +80,13 @@ func handshakeFingerprint(t *testing.T, addr string) string {
 	return tlsserve.Fingerprint(conn.ConnectionState().PeerCertificates[0].Raw)
 }
 
-func waitProcessHealthy(t *testing.T, p *process, client *http.Client, url string) {
-	t.Helper()
-	for range 2000 {
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("exited (%v):\n%s", err, p.log)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("%s never answered:\n%s", url, p.log)
-}
-
 // The real binary under real signals: SIGHUP reloads the TLS certificate
 // (or says there is none) and never stops the process; SIGTERM and SIGINT
 // stop it with exit status 0 after the request in flight has been
 // answered.
 func TestSignals(t *testing.T) {
 	t.Parallel()
-	bin := buildAuthserver(t)
+	bin := proctest.Build(t)
 
 	t.Run("tls", func(t *testing.T) {
 		t.Parallel()
@@ -204,11 +102,12 @@ func TestSignals(t *testing.T) {
 		replaceFile(t, first.CertFile, live.CertFile)
 		replaceFile(t, first.KeyFile, live.KeyFile)
 		path, addr := binaryConfig(t, &live)
-		p := startBinary(t, bin, path)
-		pem, _ := os.ReadFile(first.CertFile)
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
-		waitProcessHealthy(t, p, &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, "https://"+addr+"/healthz")
+		p := proctest.Start(t, bin, []string{"serve", "--config", path}, nil, &observetest.Logs{})
+		pool, err := tlsserve.CertPool(first.CertFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.AwaitOK(t, &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, "https://"+addr+"/healthz")
 		if got := handshakeFingerprint(t, addr); got != first.SHA256 {
 			t.Fatalf("presents %s, want the configured certificate %s", got, first.SHA256)
 		}
@@ -217,15 +116,15 @@ func TestSignals(t *testing.T) {
 		// the new certificate, and the process goes on.
 		replaceFile(t, second.KeyFile, live.KeyFile)
 		replaceFile(t, second.CertFile, live.CertFile)
-		p.signal(t, syscall.SIGHUP)
-		p.waitLog(t, "reason=SIGHUP")
-		if !strings.Contains(p.log.String(), "reloaded TLS certificate") {
-			t.Fatalf("no reload logged:\n%s", p.log)
+		p.Signal(t, syscall.SIGHUP)
+		p.AwaitLog(t, "reason=SIGHUP")
+		if !strings.Contains(p.Log().String(), "reloaded TLS certificate") {
+			t.Fatalf("no reload logged:\n%s", p.Log())
 		}
 		if got := handshakeFingerprint(t, addr); got != second.SHA256 {
 			t.Fatalf("after SIGHUP presents %s, want %s", got, second.SHA256)
 		}
-		pem, _ = os.ReadFile(second.CertFile)
+		pem, _ := os.ReadFile(second.CertFile)
 		pool.AppendCertsFromPEM(pem)
 
 		// A token request whose body is still on its way when SIGTERM
@@ -243,8 +142,8 @@ func TestSignals(t *testing.T) {
 		if cont, err := http.ReadResponse(br, nil); err != nil || cont.StatusCode != http.StatusContinue {
 			t.Fatalf("want 100 Continue, got %v, %v", cont, err)
 		}
-		p.signal(t, syscall.SIGTERM)
-		p.waitLog(t, "shutting down")
+		p.Signal(t, syscall.SIGTERM)
+		p.AwaitLog(t, "shutting down")
 		refused := false
 		for range 1000 {
 			c, err := net.Dial("tcp", addr)
@@ -263,7 +162,7 @@ func TestSignals(t *testing.T) {
 		}
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			t.Fatalf("the in-flight request got no response: %v\n%s", err, p.log)
+			t.Fatalf("the in-flight request got no response: %v\n%s", err, p.Log())
 		}
 		var tok struct {
 			AccessToken string `json:"access_token"`
@@ -273,28 +172,28 @@ func TestSignals(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
 			t.Errorf("in-flight token request: %d, access token %t", resp.StatusCode, tok.AccessToken != "")
 		}
-		if err := p.wait(t); err != nil {
-			t.Errorf("exit after SIGTERM: %v\n%s", err, p.log)
+		if err := p.Wait(t); err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, p.Log())
 		}
-		if !strings.Contains(p.log.String(), "stopped") {
-			t.Errorf("no \"stopped\" after closing the store:\n%s", p.log)
+		if !strings.Contains(p.Log().String(), "stopped") {
+			t.Errorf("no \"stopped\" after closing the store:\n%s", p.Log())
 		}
 	})
 
 	t.Run("plain", func(t *testing.T) {
 		t.Parallel()
 		path, addr := binaryConfig(t, nil)
-		p := startBinary(t, bin, path)
-		waitProcessHealthy(t, p, http.DefaultClient, "http://"+addr+"/healthz")
-		p.signal(t, syscall.SIGHUP)
-		p.waitLog(t, "SIGHUP: no TLS configured")
-		waitProcessHealthy(t, p, http.DefaultClient, "http://"+addr+"/healthz")
-		p.signal(t, syscall.SIGINT)
-		if err := p.wait(t); err != nil {
-			t.Errorf("exit after SIGINT: %v\n%s", err, p.log)
+		p := proctest.Start(t, bin, []string{"serve", "--config", path}, nil, &observetest.Logs{})
+		p.AwaitOK(t, http.DefaultClient, "http://"+addr+"/healthz")
+		p.Signal(t, syscall.SIGHUP)
+		p.AwaitLog(t, "SIGHUP: no TLS configured")
+		p.AwaitOK(t, http.DefaultClient, "http://"+addr+"/healthz")
+		p.Signal(t, syscall.SIGINT)
+		if err := p.Wait(t); err != nil {
+			t.Errorf("exit after SIGINT: %v\n%s", err, p.Log())
 		}
-		if !strings.Contains(p.log.String(), "shutting down") {
-			t.Errorf("no \"shutting down\":\n%s", p.log)
+		if !strings.Contains(p.Log().String(), "shutting down") {
+			t.Errorf("no \"shutting down\":\n%s", p.Log())
 		}
 	})
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,45 +19,18 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
+	"github.com/authserver-dev/authserver/authserver/observe/observetest"
 	"github.com/authserver-dev/authserver/authserver/tlsserve"
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 	"github.com/authserver-dev/authserver/config"
 )
-
-// lockedBuffer is a log destination that tests read while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freeLoopbackAddr is a loopback host:port nothing listens on right now.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // servingConfig is the demo configuration (demo-web with the password grant,
 // alice) on a free port with its data under dataDir.
 func servingConfig(t *testing.T, dataDir string) config.Config {
 	t.Helper()
 	cfg := authtest.TestConfig(dataDir)
-	cfg.Listen = freeLoopbackAddr(t)
+	cfg.Listen = proctest.FreeAddr(t)
 	cfg.Issuer = "http://" + cfg.Listen
 	cfg.Observability.MetricsListen = "127.0.0.1:0"
 	return cfg
@@ -68,7 +39,7 @@ func servingConfig(t *testing.T, dataDir string) config.Config {
 // served is a provider run in this process by serve.
 type served struct {
 	issuer string
-	log    *lockedBuffer
+	log    *observetest.Logs
 	stop   func() error
 }
 
@@ -79,7 +50,7 @@ func serveInProcess(t *testing.T, cfg config.Config, opts serveOptions, issuer s
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	lb := &lockedBuffer{}
+	lb := &observetest.Logs{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, opts, slog.New(slog.NewTextHandler(lb, nil))) }()
@@ -112,13 +83,9 @@ func serveInProcess(t *testing.T, cfg config.Config, opts serveOptions, issuer s
 // HTTP/2 when the server offers it.
 func trustingClient(t *testing.T, certFile string) *http.Client {
 	t.Helper()
-	b, err := os.ReadFile(certFile)
+	pool, err := tlsserve.CertPool(certFile)
 	if err != nil {
 		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("%s holds no certificate", certFile)
 	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true,

@@ -9,20 +9,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/authserver-dev/authserver/authserver/observe/observetest"
 	"github.com/authserver-dev/authserver/authserver/tlsserve"
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 )
 
 // rpDir holds the Node relying party and its pinned dependencies.
@@ -49,13 +48,9 @@ const budget = 60 * time.Second
 func TestOpenIDClientInterop(t *testing.T) {
 	node := requireNode(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "authserver")
-	build := exec.Command("go", "build", "-o", bin, "github.com/authserver-dev/authserver/cmd/authserver")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 
-	addr, backchannel := freeAddr(t), freeAddr(t)
+	addr, backchannel := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	cfgFile := filepath.Join(dir, "authserver.yaml")
 	cfg := fmt.Sprintf(`listen: %s
 issuer: http://%s
@@ -93,7 +88,10 @@ users:
 	}
 	issuer := "https://" + addr
 	cert := filepath.Join(dir, tlsserve.DevCertFile) // --dev-tls keeps it next to the key-encryption key
-	startServer(t, bin, cfgFile, issuer, cert, filepath.Join(dir, "authserver.log"))
+	// --dev-tls makes the certificate at start, so readiness reads it anew
+	// each time.
+	server := proctest.Start(t, bin, []string{"serve", "--config", cfgFile, "--dev-tls"}, nil, &observetest.Logs{})
+	server.Await(t, "ready over https", func() bool { return ready(issuer, cert) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
@@ -113,7 +111,7 @@ users:
 		t.Fatalf("the relying party did not finish within %s", budget)
 	}
 	if err != nil {
-		t.Fatalf("the relying party failed: %v (server log: %s)", err, readLog(filepath.Join(dir, "authserver.log")))
+		t.Fatalf("the relying party failed: %v (server log: %s)", err, server.Tail(8000))
 	}
 	if !strings.Contains(out.String(), "all steps passed") {
 		t.Fatal("the script ended without finishing its steps")
@@ -149,55 +147,11 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// startServer runs `authserver serve --dev-tls` until the test ends and
-// waits until it answers /readyz over https with the certificate it made.
-func startServer(t *testing.T, bin, cfgFile, issuer, cert, logPath string) {
-	t.Helper()
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", "--config", cfgFile, "--dev-tls")
-	cmd.Env = environ()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-	})
-	for range 600 {
-		select {
-		case <-exited:
-			t.Fatalf("authserver exited at start:\n%s", readLog(logPath))
-		default:
-		}
-		if ready(issuer, cert) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("authserver never became ready:\n%s", readLog(logPath))
-}
-
 // ready reports whether /readyz answers 200 over https, trusting only the
 // development certificate (it may not be written yet).
 func ready(issuer, cert string) bool {
-	pem, err := os.ReadFile(cert)
+	pool, err := tlsserve.CertPool(cert)
 	if err != nil {
-		return false
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
 		return false
 	}
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -207,34 +161,4 @@ func ready(issuer, cert string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// environ is this process's environment without AUTHSERVER_ settings, so the
-// file alone configures the server.
-func environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AUTHSERVER_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func readLog(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 8000 {
-		b = b[len(b)-8000:]
-	}
-	return string(b)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -12,24 +12,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
+	"github.com/authserver-dev/authserver/authserver/observe/observetest"
 	"github.com/authserver-dev/authserver/authserver/storage/pgtest"
+	"github.com/authserver-dev/authserver/cmd/authserver/internal/proctest"
 )
 
 // The load is bounded by time, not by counts, so the test takes the same
@@ -55,94 +54,25 @@ const (
 type replica struct {
 	name, bin, config, base string
 	env                     []string
-	log                     *os.File
-	cmd                     *exec.Cmd
-	exited                  chan struct{}
+	log                     *observetest.Logs // both runs' output
+	proc                    *proctest.Process
 	// down is set from just before a kill until the restarted process is
 	// ready: only then may a request to it fail without an answer.
 	down atomic.Bool
 }
 
+// start runs the replica until the test ends and waits until it is ready.
 func (r *replica) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(r.bin, "serve", "--config", r.config)
-	cmd.Env = r.env
-	cmd.Stdout, cmd.Stderr = r.log, r.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", r.name, err)
-	}
-	r.cmd, r.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(r.exited) }()
-	for range 400 {
-		select {
-		case <-r.exited:
-			t.Fatalf("%s exited at start; its log:\n%s", r.name, r.logText())
-		default:
-		}
-		if resp, err := http.Get(r.base + "/readyz"); err == nil {
-			ok := resp.StatusCode == http.StatusOK
-			resp.Body.Close()
-			if ok {
-				return
-			}
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("%s never became ready; its log:\n%s", r.name, r.logText())
+	r.proc = proctest.Start(t, r.bin, []string{"serve", "--config", r.config}, r.env, r.log)
+	r.proc.AwaitOK(t, http.DefaultClient, r.base+"/readyz")
 }
 
 // kill sends SIGKILL to this replica's process (and nothing else) and waits
 // for it to exit.
 func (r *replica) kill() {
 	r.down.Store(true)
-	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.exited
-}
-
-// stop ends the process cleanly, as an operator would.
-func (r *replica) stop() {
-	select {
-	case <-r.exited:
-		return
-	default:
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(15 * time.Second):
-		_ = r.cmd.Process.Signal(syscall.SIGKILL)
-		<-r.exited
-	}
-}
-
-func (r *replica) logText() string {
-	b, _ := os.ReadFile(r.log.Name())
-	if len(b) > 8000 {
-		b = b[len(b)-8000:]
-	}
-	return string(b)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// environ is this process's environment without any AUTHSERVER_ setting,
-// plus the shared key-encryption key.
-func environ(kek string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AUTHSERVER_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "AUTHSERVER_KEY_ENCRYPTION_KEY="+kek)
+	r.proc.Kill()
 }
 
 func TestSoakTwoReplicasOneKilled(t *testing.T) {
@@ -151,16 +81,12 @@ func TestSoakTwoReplicasOneKilled(t *testing.T) {
 	}
 	dsn := pgtest.Open(t).Schema(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "authserver")
-	build := exec.Command("go", "build", "-o", bin, "github.com/authserver-dev/authserver/cmd/authserver")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	env := environ(base64.StdEncoding.EncodeToString(key))
-	addrs := []string{freeAddr(t), freeAddr(t)}
+	env := []string{"AUTHSERVER_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key)} // shared by both
+	addrs := []string{proctest.FreeAddr(t), proctest.FreeAddr(t)}
 	issuer := "http://" + addrs[0] // as behind a balancer: one issuer for both
 	var replicas []*replica
 	for i, addr := range addrs {
@@ -200,16 +126,11 @@ users:
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("replica%d.log", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &replica{name: fmt.Sprintf("replica %d", i), bin: bin, config: cfg, base: "http://" + addr, env: env, log: logf}
+		r := &replica{name: fmt.Sprintf("replica %d", i), bin: bin, config: cfg, base: "http://" + addr, env: env, log: &observetest.Logs{}}
 		replicas = append(replicas, r)
 	}
 	for _, r := range replicas {
 		r.start(t)
-		t.Cleanup(r.stop)
 	}
 
 	s := &soak{t: t, replicas: replicas, transport: &http.Transport{MaxIdleConnsPerHost: workers * 2}}
@@ -292,7 +213,7 @@ users:
 	}
 	if t.Failed() {
 		for _, r := range replicas {
-			t.Logf("%s log:\n%s", r.name, r.logText())
+			t.Logf("%s log:\n%s", r.name, r.proc.Tail(8000))
 		}
 	}
 }
