@@ -248,6 +248,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		r.PostForm.Del(name)
 		r.Form.Del(name)
 	}
+	if r.PostForm.Has(returnField) { // the sign-in of the account page, not of a client
+		s.accountLogin(w, r, username, pw)
+		return
+	}
 	req, err := s.parseAuthorize(r.Context(), r.PostForm)
 	if err != nil {
 		s.authorizeError(w, r, req, err)
@@ -463,15 +467,6 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *auth
 		s.authorizeError(w, r, req, err)
 		return
 	}
-	var scopes []templates.Scope
-	for _, item := range ask {
-		// Claims asked for by name (the claims parameter) are approved by name.
-		if name, ok := strings.CutPrefix(item, consentClaimPrefix); ok {
-			scopes = append(scopes, templates.Scope{Name: name, Description: claimDescription(name)})
-			continue
-		}
-		scopes = append(scopes, templates.Scope{Name: item, Description: templates.ScopeDescription(item)})
-	}
 	notYou := cloneValues(req.params)
 	notYou.Set("prompt", "login")
 	s.render(w, http.StatusOK, templates.Consent{
@@ -480,9 +475,30 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *auth
 		NotYouURL:  s.path(pathAuthorize) + "?" + notYou.Encode(),
 		CSRFToken:  s.csrfToken(w, r, csrfConsent, req.params),
 		Action:     s.path(pathAuthorize),
-		Scopes:     scopes,
+		Scopes:     s.consentWords(ask),
 		Hidden:     fieldsOf(req.params, authorizeParams),
 	})
+}
+
+// consentWords says in words what each consent item allows, for the
+// consent page and the account page alike: a claim asked for by name (the
+// claims parameter) by its claim, a scope by the configuration's words
+// (Config.ScopeDescriptions, from scopes[]), else by the built-in words of
+// the standard scopes, else by its name.
+func (s *Server) consentWords(items []string) []templates.Scope {
+	scopes := make([]templates.Scope, 0, len(items))
+	for _, item := range items {
+		if name, ok := strings.CutPrefix(item, consentClaimPrefix); ok {
+			scopes = append(scopes, templates.Scope{Name: name, Description: claimDescription(name)})
+			continue
+		}
+		words := s.cfg.ScopeDescriptions[item]
+		if words == "" {
+			words = templates.ScopeDescription(item)
+		}
+		scopes = append(scopes, templates.Scope{Name: item, Description: words})
+	}
+	return scopes
 }
 
 func (s *Server) renderError(w http.ResponseWriter, status int, title, msg, hint string) {

@@ -28,7 +28,18 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/tlsserve", nil},
 		{"authserver/backchannel", nil},
 		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
-		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
+		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel",
+			"authserver/admin", "authserver/adminapi", "resource", "authserver/registration"}},
+		// The administration service validates with config's rules and
+		// works on the store and keys directly; never on package authserver.
+		{"authserver/admin", []string{"authserver/storage", "keys", "authserver/password", "authserver/observe", "config"}},
+		// The admin API verifies its tokens with package resource, as any
+		// API of ours would (dogfooding); resource itself imports nothing of
+		// ours (resource/deps_test.go).
+		{"authserver/adminapi", []string{"authserver/admin", "resource", "authserver/storage", "authserver/observe", "authserver/password", "config", "keys"}},
+		// Dynamic registration maps RFC 7591 metadata onto the admin service;
+		// keys and password come with admin.
+		{"authserver/registration", []string{"authserver/admin", "authserver/storage", "authserver/observe", "config", "keys", "authserver/password"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+r.pkg).Output()

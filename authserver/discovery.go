@@ -63,6 +63,9 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 		"backchannel_logout_supported":         true,
 		"backchannel_logout_session_supported": true,
 	}
+	if s.cfg.Registration != nil {
+		doc["registration_endpoint"] = s.url(pathRegister)
+	}
 	return json.Marshal(doc)
 }
 

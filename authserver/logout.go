@@ -173,23 +173,11 @@ func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, req *logou
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
-// endSession deletes the login session and revokes the refresh tokens bound
-// to it, except those granted offline_access, which are meant to outlive the
-// browser session (OIDC Core §11). The clients that got tokens in it are
-// sent back-channel logout tokens, in the background (backchannel.go).
+// endSession is storage.EndSession for this browser's session, then tells
+// the clients that got tokens in it at once (back-channel logout,
+// backchannel.go) rather than at the next sweep.
 func (s *Server) endSession(ctx context.Context, sess *storage.Session) error {
-	tokens, err := s.store.ListSessionRefreshTokens(ctx, sess.IDHash)
-	if err != nil {
-		return err
-	}
-	for _, t := range tokens {
-		if !hasScope(t.Scope, "offline_access") {
-			if err := s.store.RevokeFamily(ctx, t.FamilyID, s.now()); err != nil {
-				return err
-			}
-		}
-	}
-	if err := s.store.DeleteSession(ctx, sess.IDHash); err != nil {
+	if err := storage.EndSession(ctx, s.store, sess.IDHash, s.now()); err != nil {
 		return err
 	}
 	s.SessionEnded(sess.IDHash)

@@ -46,6 +46,10 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 	if old.ClientID != c.ID {
 		return nil, errInvalidGrant("the refresh token was issued to another client")
 	}
+	user, err := s.grantUser(ctx, old.UserID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	if !now.Before(old.ExpiresAt) || !now.Before(old.FamilyExpiresAt) {
 		return nil, errInvalidGrant("the refresh token has expired; sign the user in again")
@@ -111,7 +115,26 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 		return nil, err
 	}
 	// OIDC Core §12.2: a refreshed ID token keeps auth_time and carries no nonce.
-	return s.respond(ctx, g, tokenFields{access: access, refresh: nextRaw, scope: scope, userID: old.UserID, expiresIn: s.cfg.AccessTokenTTL}, nil)
+	return s.respond(ctx, g, tokenFields{access: access, refresh: nextRaw, scope: scope, userID: old.UserID, expiresIn: s.cfg.AccessTokenTTL}, &user)
+}
+
+// grantUser is the user a refresh token was issued to, who must still be
+// allowed to sign in. Disabling a user revokes their families
+// (SetUserDisabled), so a live token of a disabled user should not exist;
+// this refuses one that somehow does (a family created while the user was
+// being disabled) rather than trusting that it cannot.
+func (s *Server) grantUser(ctx context.Context, id string) (storage.User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, errInvalidGrant("the user of this grant no longer exists")
+	}
+	if err != nil {
+		return storage.User{}, err
+	}
+	if u.Disabled {
+		return storage.User{}, errInvalidGrant("the user of this grant is disabled")
+	}
+	return u, nil
 }
 
 // retryWithinGrace reports whether a spent token is a retry that the grace

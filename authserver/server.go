@@ -1,6 +1,7 @@
 // Package authserver is the OAuth 2.0 / OpenID Connect provider: the
-// authorize, login and consent pages, the token endpoint and its grants,
-// userinfo, discovery and the JWKS. Server is an http.Handler.
+// authorize, login and consent pages, the user's account page, the token
+// endpoint and its grants, userinfo, discovery and the JWKS. Server is an
+// http.Handler.
 //
 // It depends on storage (persistence), keys (signing), templates (pages),
 // password, observe and throttle; it must never import config, cmd or
@@ -93,6 +94,15 @@ type Config struct {
 	// (default DefaultBackchannelSweep). See RunBackchannelLogout.
 	BackchannelClient        *http.Client
 	BackchannelSweepInterval time.Duration
+	// Registration, when set, serves dynamic client registration (package
+	// registration): RFC 7591 at POST /register and RFC 7592 at
+	// GET, PUT and DELETE /register/{client_id} (r.PathValue("client_id")),
+	// under the issuer's path, advertised as registration_endpoint. Nil: no
+	// registration endpoint.
+	Registration http.Handler
+	// ScopeDescriptions say in words what custom scopes allow, for the
+	// consent and account pages (the standard scopes have built-in words).
+	ScopeDescriptions map[string]string
 	// Metrics counts what the server does; nil means a fresh set, so
 	// tests need not make one.
 	Metrics *observe.Metrics
@@ -156,6 +166,7 @@ const (
 	pathJWKS       = "/jwks.json"
 	pathDiscovery  = "/.well-known/openid-configuration"
 	pathASMeta     = "/.well-known/oauth-authorization-server"
+	pathRegister   = "/register"
 )
 
 // New builds a Server. It does not start listening.
@@ -279,6 +290,14 @@ func (s *Server) routes() {
 	mux.HandleFunc("POST "+s.path(pathIntrospect), s.handleIntrospect)
 	mux.HandleFunc("GET "+s.path(pathLogout), s.handleLogout)
 	mux.HandleFunc("POST "+s.path(pathLogout), s.handleLogout)
+	mux.HandleFunc("GET "+s.path(pathAccount), s.handleAccount)
+	mux.HandleFunc("POST "+s.path(pathAccount), s.handleAccountAction)
+	if reg := s.cfg.Registration; reg != nil {
+		mux.Handle("POST "+s.path(pathRegister), reg)
+		for _, m := range []string{"GET ", "PUT ", "DELETE "} {
+			mux.Handle(m+s.path(pathRegister+"/{client_id}"), reg)
+		}
+	}
 	// Probes answer at the root, where a load balancer or orchestrator asks
 	// the listener directly, and under the issuer's path, which is all that a
 	// reverse proxy forwarding only that path exposes.

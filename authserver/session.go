@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -77,18 +79,46 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 	}
 	id := randomToken()
 	now := s.now()
+	var ip string
+	if addr := observe.ClientIP(r.Context()); addr.IsValid() {
+		ip = addr.String()
+	}
 	err := s.store.CreateSession(r.Context(), storage.Session{
 		IDHash:    storage.Hash(id),
 		UserID:    userID,
 		AuthTime:  now,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL),
+		// Shown on /account, so that the user can tell sessions apart.
+		UserAgent: storedUserAgent(r.UserAgent()),
+		IP:        ip,
 	})
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, s.cookie(sessionCookie, id, int(s.cfg.SessionTTL.Seconds())))
 	return nil
+}
+
+// storedUserAgent is the User-Agent as a session keeps it: what the
+// browser sent, which anyone can write, made valid UTF-8 without control
+// characters (PostgreSQL refuses some in text) and cut to
+// storage.MaxUserAgent bytes on a character boundary.
+func storedUserAgent(ua string) string {
+	ua = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(ua, ""))
+	if len(ua) <= storage.MaxUserAgent {
+		return ua
+	}
+	cut := storage.MaxUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
 }
 
 // cookie scopes every cookie to the issuer's path, so a provider at
@@ -115,6 +145,10 @@ const (
 	csrfLogin   = "login"
 	csrfConsent = "consent"
 	csrfLogout  = "logout"
+	// csrfAccount is every form of the account page; csrfAccountLogin the
+	// login form that returns to it (account.go).
+	csrfAccount      = "account"
+	csrfAccountLogin = "account_login"
 )
 
 // csrfSkew is how far in the future a token's issue time may lie: replicas'
@@ -217,6 +251,9 @@ const (
 	loginUnknownUser   = "unknown_user"
 	loginWrongPassword = "wrong_password"
 	loginUnreadable    = "unreadable_password_hash"
+	// loginDisabled is a right password of a disabled user
+	// (storage.User.Disabled).
+	loginDisabled = "disabled"
 )
 
 // checkPassword verifies a user's password. It returns the user and "", or
@@ -226,7 +263,10 @@ const (
 // refused too. An unknown user costs the same hash, with the same
 // parameters, as a known one and is throttled the same way, so neither the
 // answer nor its time tells whether a username exists. A success resets the
-// username's counter (not the IP's) and upgrades an outdated hash.
+// username's counter (not the IP's) and upgrades an outdated hash. A
+// disabled user's right password is a failure (loginDisabled), counted like
+// a wrong one, so that neither the answer nor the throttle tells a guesser
+// that the password was right.
 func (s *Server) checkPassword(ctx context.Context, username, pw string) (storage.User, string, error) {
 	keys := loginKeys(ctx, username)
 	if err := s.refuseIfBlocked(ctx, observe.ThrottleLogin, slog.String("username", boundedUsername(username)), keys...); err != nil {
@@ -235,6 +275,9 @@ func (s *Server) checkPassword(ctx context.Context, username, pw string) (storag
 	u, failure, err := s.verifyUser(ctx, username, pw)
 	if err != nil {
 		return storage.User{}, "", err
+	}
+	if failure == "" && u.Disabled {
+		failure = loginDisabled
 	}
 	if failure != "" {
 		return storage.User{}, failure, s.countFailure(ctx, keys...)
@@ -273,8 +316,9 @@ func (s *Server) verifyUser(ctx context.Context, username, pw string) (storage.U
 	return u, "", nil
 }
 
-// auditLogin records the outcome of a password sign-in (via is login_form
-// or password_grant): the login.succeeded or login.failed event and the
+// auditLogin records the outcome of a password sign-in (via is login_form,
+// password_grant, account_login for the account page's sign-in, or
+// account_password for its check of the current password): the login.succeeded or login.failed event and the
 // logins metric. The username is logged as typed, bounded, because an
 // operator investigating an attack needs it; failure is "" on success.
 func (s *Server) auditLogin(ctx context.Context, via, username, clientID, userID, failure string) {

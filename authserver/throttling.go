@@ -183,9 +183,19 @@ func (s *Server) upgradeHash(ctx context.Context, u storage.User, pw string) {
 // loginThrottled answers a throttled login form: the page again, with 429,
 // Retry-After and the same words whether or not the username exists.
 func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, req *authzRequest, username string, err error) bool {
+	msg, ok := tooManyAttempts(w, err)
+	if ok {
+		s.renderLogin(w, r, req, username, msg, http.StatusTooManyRequests, "")
+	}
+	return ok
+}
+
+// tooManyAttempts reports whether err is a throttling refusal; if so it
+// sets Retry-After and returns the words a page shows (429).
+func tooManyAttempts(w http.ResponseWriter, err error) (string, bool) {
 	wait, ok := throttledFor(err)
 	if !ok {
-		return false
+		return "", false
 	}
 	n := throttle.Seconds(wait)
 	w.Header().Set("Retry-After", strconv.Itoa(n))
@@ -193,8 +203,7 @@ func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, req *aut
 	if n == 1 {
 		unit = "second"
 	}
-	s.renderLogin(w, r, req, username, fmt.Sprintf("Too many attempts; try again in %d %s.", n, unit), http.StatusTooManyRequests, "")
-	return true
+	return fmt.Sprintf("Too many attempts; try again in %d %s.", n, unit), true
 }
 
 // boundedUsername is a username as typed, cut for the log: an operator

@@ -109,6 +109,10 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
+	if user.Disabled { // its families were revoked; refuse a token that outlived that
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "the user of this token is disabled")
+		return
+	}
 	// The scopes' claims (OIDC Core §5.4) and those the claims request
 	// named (§5.5), which the access token carries.
 	released := releasedClaims(user, claims.Scope, claims.UserinfoClaims)

@@ -54,8 +54,67 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Security configures brute-force throttling.
 	Security Security `yaml:"security"`
-	Clients  []Client `yaml:"clients"`
-	Users    []User   `yaml:"users"`
+	// Admin configures the administration HTTP API.
+	Admin Admin `yaml:"admin"`
+	// Registration configures dynamic client registration (RFC 7591).
+	Registration Registration `yaml:"registration"`
+	// Scopes describe custom scopes in words for the consent and account
+	// pages; the standard OpenID Connect scopes have built-in words.
+	Scopes  []Scope  `yaml:"scopes,omitempty"`
+	Clients []Client `yaml:"clients"`
+	Users   []User   `yaml:"users"`
+}
+
+// Admin configures the administration API (REST+JSON under /admin/v1/).
+type Admin struct {
+	// Listen is its own host:port, kept off the public listener. Empty (the
+	// default) turns the API off.
+	Listen string `yaml:"listen,omitempty"`
+	// Audience is the aud that an access token must carry to be accepted
+	// by the API (with scope admin). Default DefaultAdminAudience; give the
+	// administration client this audience.
+	Audience string `yaml:"audience,omitempty"`
+}
+
+// DefaultAdminAudience is admin.audience when it is not set.
+const DefaultAdminAudience = "urn:authserver:admin"
+
+// AdminScope is the scope an access token needs at the admin API.
+const AdminScope = "admin"
+
+// Registration modes (registration.mode).
+const (
+	RegistrationOff                = "off"
+	RegistrationInitialAccessToken = "initial_access_token"
+	RegistrationOpen               = "open"
+)
+
+// Registration configures the RFC 7591 registration endpoint and the RFC
+// 7592 management of the clients it registers.
+type Registration struct {
+	// Mode is off (default: no endpoint), initial_access_token (a token
+	// made with `authserver registration-token create` or the admin API is
+	// required) or open (anyone may register; allowed only on a loopback
+	// issuer unless ForceOpen).
+	Mode string `yaml:"mode"`
+	// ForceOpen allows mode open on a public issuer: anyone on the
+	// internet can then create clients.
+	ForceOpen bool `yaml:"force_open,omitempty"`
+	// AllowedScopes are the scopes a registered client may ask for
+	// (default openid, profile, email, offline_access). admin is never
+	// allowed.
+	AllowedScopes []string `yaml:"allowed_scopes,omitempty"`
+	// AllowedGrantTypes are the grant types a registered client may ask
+	// for (default authorization_code, refresh_token); password is never
+	// allowed.
+	AllowedGrantTypes []string `yaml:"allowed_grant_types,omitempty"`
+}
+
+// Scope is a custom scope and what it lets an application do, in words
+// for the user ("Read your notes").
+type Scope struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
 }
 
 // TLS names the certificate and key files (PEM). Both or neither must be set.
@@ -272,6 +331,10 @@ type User struct {
 	Name          string `yaml:"name"`
 	// Claims are the user's other standard claims (see UserClaims).
 	Claims UserClaims `yaml:"claims,omitempty"`
+	// Disabled users cannot sign in; disabling one ends their sessions
+	// and revokes their refresh tokens at the next start, and enabling
+	// gives nothing back. The entry stays, so the user's id (sub) does.
+	Disabled bool `yaml:"disabled,omitempty"`
 }
 
 // Environment variables that override the file. AUTHSERVER_CONFIG is read by
@@ -448,6 +511,19 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Housekeeping.Interval, 10*time.Minute)
 	if c.Housekeeping.BatchSize == 0 {
 		c.Housekeeping.BatchSize = 500
+	}
+	if c.Admin.Audience == "" {
+		c.Admin.Audience = DefaultAdminAudience
+	}
+	r := &c.Registration
+	if r.Mode == "" {
+		r.Mode = RegistrationOff
+	}
+	if len(r.AllowedScopes) == 0 {
+		r.AllowedScopes = []string{"openid", "profile", "email", "offline_access"}
+	}
+	if len(r.AllowedGrantTypes) == 0 {
+		r.AllowedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 	}
 
 	if c.Passwords.MemoryKiB == 0 {

@@ -52,6 +52,7 @@ func (c Config) Validate() error {
 	c.validateOperations(&ps)
 	c.validateSigning(&ps)
 	c.validateLifetimes(&ps)
+	c.validateAdministration(&ps)
 	for i, cl := range c.Clients {
 		c.validateClient(&ps, i, cl)
 	}
@@ -290,6 +291,61 @@ func (c Config) validateLifetimes(ps *problems) {
 	}
 	if p.Parallelism == 0 {
 		ps.add("passwords.parallelism", "must be positive")
+	}
+}
+
+// validateAdministration checks admin.*, registration.* and scopes.
+func (c Config) validateAdministration(ps *problems) {
+	if l := c.Admin.Listen; l != "" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			ps.add("admin.listen", "%q is not host:port (for example 127.0.0.1:9098), or leave it empty to turn the admin API off", l)
+		} else if l == c.Listen || (l == c.Observability.MetricsListen && l != MetricsOff) {
+			ps.add("admin.listen", "%q is already used by another listener; the admin API needs its own", l)
+		}
+	}
+	if strings.TrimSpace(c.Admin.Audience) == "" {
+		ps.add("admin.audience", "is empty")
+	}
+	r := c.Registration
+	switch r.Mode {
+	case RegistrationOff, RegistrationInitialAccessToken:
+	case RegistrationOpen:
+		if u, err := url.Parse(c.Issuer); err == nil && !isLoopback(u.Hostname()) && !r.ForceOpen {
+			ps.add("registration.mode", "open lets anyone on the network register clients, and %q is not a loopback issuer: use initial_access_token "+
+				"(tokens from `authserver registration-token create`), or set registration.force_open: true if that is really meant", c.Issuer)
+		}
+	default:
+		ps.add("registration.mode", "unknown mode %q (allowed: %s, %s, %s)", r.Mode, RegistrationOff, RegistrationInitialAccessToken, RegistrationOpen)
+	}
+	for i, s := range r.AllowedScopes {
+		field := fmt.Sprintf("registration.allowed_scopes[%d]", i)
+		switch {
+		case !validScopeToken(s):
+			ps.add(field, "%q is not a scope token (RFC 6749 §3.3)", s)
+		case s == AdminScope:
+			ps.add(field, "%q would let anyone who registers a client administer the server", s)
+		}
+	}
+	for i, g := range r.AllowedGrantTypes {
+		field := fmt.Sprintf("registration.allowed_grant_types[%d]", i)
+		switch {
+		case !slices.Contains(grantTypes, g):
+			ps.add(field, "unknown grant type %q (allowed: %s)", g, strings.Join(grantTypes, ", "))
+		case g == GrantPassword:
+			ps.add(field, "the password grant hands users' passwords to the client; it is for first-party clients declared in the file only")
+		}
+	}
+	for i, s := range c.Scopes {
+		at := fmt.Sprintf("scopes[%d]", i)
+		switch {
+		case !validScopeToken(s.Name):
+			ps.add(at+".name", "%q is not a scope token (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)", s.Name)
+		case slices.IndexFunc(c.Scopes[:i], func(o Scope) bool { return o.Name == s.Name }) >= 0:
+			ps.add(at+".name", "%q is described more than once", s.Name)
+		}
+		if strings.TrimSpace(s.Description) == "" {
+			ps.add(at+".description", "is empty; say in words what the scope lets an application do")
+		}
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package templates owns the HTML pages of the provider: login, consent,
-// error, logout confirmation and logged-out, plus their stylesheet and logo.
+// error, logout confirmation, logged-out and the user's account page, plus
+// their stylesheet and logo.
 //
 // Pages are html/template files embedded in the binary; an operator may
 // replace any of them, and the logo, from a directory. The pages need no
@@ -76,6 +77,43 @@ type FormPost struct {
 	Fields             []Field
 }
 
+// Account is the data of the signed-in user's own page (/account): who they
+// are, their sessions, the applications they allowed, and the password form.
+// Every form posts to Action with CSRFToken and an op field naming what it
+// does (see the account page's form fields in docs/ARCHITECTURE.md).
+type Account struct {
+	Username, Name, Email, Subject string
+	CSRFToken, Action              string
+	// LogoutURL is the sign-out page of this browser's session.
+	LogoutURL string
+	Sessions  []AccountSession
+	Grants    []AccountGrant
+	// PasswordManaged is set when the configuration file owns the user:
+	// the password cannot be changed here.
+	PasswordManaged bool
+	// Notice says what the last action did; Error why it was refused (the
+	// page is then shown with an error status).
+	Notice, Error string
+}
+
+// AccountSession is one of the user's live sessions. ID is the session's
+// sid (the hash of its cookie, never the cookie).
+type AccountSession struct {
+	ID            string
+	SignedIn      time.Time
+	UserAgent, IP string
+	// Current marks the session of the browser showing the page.
+	Current bool
+}
+
+// AccountGrant is an application the user allowed, with the scopes (and
+// claims) allowed in words and when access was first granted.
+type AccountGrant struct {
+	ClientID, ClientName string
+	Scopes               []Scope
+	Granted              time.Time
+}
+
 // Unavailable is the data of the page shown while the provider cannot reach
 // its database: the request was fine, and reloading in RetryAfterSeconds
 // should work.
@@ -95,6 +133,7 @@ var pageFiles = map[reflect.Type]string{
 	reflect.TypeFor[LoggedOut]():     "logged_out.html",
 	reflect.TypeFor[Unavailable]():   "unavailable.html",
 	reflect.TypeFor[FormPost]():      "form_post.html",
+	reflect.TypeFor[Account]():       "account.html",
 }
 
 // samples fill every field so that parse can execute each page once.
@@ -108,6 +147,11 @@ var samples = map[string]any{
 	"logged_out.html":  LoggedOut{ReturnURL: "https://client.example/"},
 	"unavailable.html": Unavailable{RetryAfterSeconds: 3},
 	"form_post.html":   FormPost{ClientName: "Example", Action: "https://client.example/cb", Fields: []Field{{"code", "c"}, {"state", "s"}}},
+	"account.html": Account{Username: "alice", Name: "Alice Example", Email: "alice@example.com", Subject: "sub",
+		CSRFToken: "csrf", Action: "/account", LogoutURL: "/logout", PasswordManaged: true, Notice: "done", Error: "refused",
+		Sessions: []AccountSession{{ID: "sid", SignedIn: time.Unix(0, 0), UserAgent: "Browser/1.0", IP: "192.0.2.1", Current: true}},
+		Grants: []AccountGrant{{ClientID: "example", ClientName: "Example", Scopes: []Scope{{"openid", ScopeDescription("openid")}},
+			Granted: time.Unix(0, 0)}}},
 }
 
 //go:embed pages/*.html static/style.css static/logo.svg static/form_post.js
@@ -141,10 +185,10 @@ type source struct{ path, text string }
 
 // Load parses the embedded templates; a non-empty overrideDir replaces any page
 // (login.html, consent.html, error.html, logout.html, logged_out.html,
-// unavailable.html) and logo.svg found there. A missing overrideDir is an
-// error, since a typo in the operator's configuration should not silently
-// fall back to the defaults. The pages link to the root of the host; see
-// WithBasePath for an issuer with a path.
+// unavailable.html, form_post.html, account.html) and logo.svg found there.
+// A missing overrideDir is an error, since a typo in the operator's
+// configuration should not silently fall back to the defaults. The pages
+// link to the root of the host; see WithBasePath for an issuer with a path.
 func Load(overrideDir string) (*Pages, error) {
 	if overrideDir != "" {
 		st, err := os.Stat(overrideDir)
@@ -319,7 +363,8 @@ func (p *Pages) AssetHandler() http.Handler {
 }
 
 // Render writes the page for data (one of Login, Consent, Error,
-// LogoutConfirm, LoggedOut, or a pointer to one) with the status code and the
+// LogoutConfirm, LoggedOut, Unavailable, FormPost, Account, or a pointer to
+// one) with the status code and the
 // security headers. It renders into a buffer first, so a template error
 // returns before anything is written and the caller can still answer.
 //
@@ -438,7 +483,9 @@ func origin(raw string) (string, bool) {
 	return u.Scheme + "://" + host, true
 }
 
-// scopeDescriptions are the scopes this server knows, in words a user understands.
+// scopeDescriptions are the standard scopes (OIDC Core §5.4, §11), in words
+// a user understands. Any other scope is the operator's: its words come from
+// the configuration (scopes[]), which the provider passes in Scope.Description.
 var scopeDescriptions = map[string]string{
 	"openid":         "Confirm your identity",
 	"profile":        "Your name",
@@ -446,12 +493,10 @@ var scopeDescriptions = map[string]string{
 	"address":        "Your postal address",
 	"phone":          "Your phone number",
 	"offline_access": "Stay signed in (keep access when you are away)",
-	"api.read":       "Read your data in the sample API",
-	"api.write":      "Change your data in the sample API",
 }
 
-// ScopeDescription describes a scope in words for the consent page; an
-// unknown scope is described by its name.
+// ScopeDescription describes a standard scope in words; any other scope is
+// described by its name.
 func ScopeDescription(name string) string {
 	if d, ok := scopeDescriptions[name]; ok {
 		return d

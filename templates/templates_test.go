@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tagRE and attrRE are enough to find the form controls in our own output;
@@ -118,7 +119,7 @@ func TestRenderPages(t *testing.T) {
 			status: http.StatusOK,
 			data: Consent{ClientName: "Demo App", Username: "alice", NotYouURL: "/logout?switch=1", CSRFToken: "tok123",
 				Action: "/authorize/consent", Hidden: hidden,
-				Scopes: []Scope{{"openid", ScopeDescription("openid")}, {"api.read", ""}}},
+				Scopes: []Scope{{"openid", ScopeDescription("openid")}, {"address", ""}, {"custom.scope", "custom.scope"}}},
 			elements: []want{
 				{"form", map[string]string{"method": "post", "action": "/authorize/consent"}},
 				{"input", map[string]string{"type": "hidden", "name": "csrf_token", "value": "tok123"}},
@@ -129,7 +130,9 @@ func TestRenderPages(t *testing.T) {
 			},
 			texts: []string{
 				"<strong>Demo App</strong>", "Confirm your identity", `<code class="scope-name">openid</code>`,
-				"Read your data in the sample API", // empty description falls back to ScopeDescription
+				"Your postal address", // empty description falls back to ScopeDescription
+				// A scope without words is shown by its name, once.
+				`<li><code class="scope-name">custom.scope</code></li>`,
 				"Signed in as <strong>alice</strong> · <a", "Not you?", ">Allow</button>", ">Deny</button>",
 			},
 		},
@@ -164,6 +167,48 @@ func TestRenderPages(t *testing.T) {
 			data:     &LoggedOut{ReturnURL: "http://127.0.0.1:9094/"},
 			elements: []want{{"a", map[string]string{"href": "http://127.0.0.1:9094/"}}},
 			texts:    []string{"You are signed out"},
+		},
+		{
+			name:   "account",
+			status: http.StatusOK,
+			data: Account{Username: "alice", Name: "Alice Example", Email: "alice@example.com", Subject: "sub-1",
+				CSRFToken: "tok123", Action: "/account", LogoutURL: "/logout", Notice: "Every other session has ended.",
+				Sessions: []AccountSession{
+					{ID: "sid-here", SignedIn: time.Date(2025, 3, 4, 5, 6, 0, 0, time.UTC), UserAgent: "Firefox/140", IP: "192.0.2.7", Current: true},
+					{ID: "sid-there", SignedIn: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)},
+				},
+				Grants: []AccountGrant{{ClientID: "demo-web", ClientName: "Demo App", Granted: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC),
+					Scopes: []Scope{{"openid", ScopeDescription("openid")}, {"api.read", "Read your notes"}, {"custom", ""}}}},
+			},
+			elements: []want{
+				{"form", map[string]string{"method": "post", "action": "/account"}},
+				{"input", map[string]string{"type": "hidden", "name": "csrf_token", "value": "tok123"}},
+				{"input", map[string]string{"type": "hidden", "name": "session", "value": "sid-there"}},
+				{"button", map[string]string{"name": "op", "value": "end_session"}},
+				{"button", map[string]string{"name": "op", "value": "end_other_sessions"}},
+				{"input", map[string]string{"type": "hidden", "name": "client_id", "value": "demo-web"}},
+				{"button", map[string]string{"name": "op", "value": "revoke_grant"}},
+				{"input", map[string]string{"name": "current_password", "type": "password", "autocomplete": "current-password"}},
+				{"input", map[string]string{"name": "new_password", "type": "password", "autocomplete": "new-password", "minlength": "8"}},
+				{"input", map[string]string{"name": "new_password_again", "type": "password", "autocomplete": "new-password"}},
+				{"label", map[string]string{"for": "current_password"}},
+				{"button", map[string]string{"name": "op", "value": "change_password"}},
+				{"a", map[string]string{"href": "/logout"}},
+			},
+			texts: []string{
+				"<dd>alice</dd>", "<dd>Alice Example</dd>", "<dd>alice@example.com</dd>", "<code>sub-1</code>",
+				"Firefox/140", "This browser", "4 Mar 2025, 05:06 UTC", "from 192.0.2.7", "Unknown browser",
+				"<strong>Demo App</strong>", "Allowed <time", "Confirm your identity", "Read your notes",
+				`<li><code class="scope-name">custom</code></li>`, `role="status">Every other session has ended.`,
+			},
+		},
+		{
+			name:   "account with a password the configuration owns, nothing allowed, one session",
+			status: http.StatusBadRequest,
+			data: Account{Username: "alice", Subject: "s", CSRFToken: "t", Action: "/account", PasswordManaged: true,
+				Error: "That session has already ended.", Sessions: []AccountSession{{ID: "sid", Current: true}}},
+			texts: []string{"managed by the server's configuration", "You have not allowed any application",
+				`role="alert" id="account-error">That session has already ended.`},
 		},
 		{
 			name:   "logged out without link",
@@ -233,6 +278,9 @@ func TestRenderEscapesHostileInput(t *testing.T) {
 		{"logout client name", LogoutConfirm{ClientName: evil, Action: "/l", CSRFToken: evilAttr}},
 		{"error texts", Error{Title: evil, Message: evil, Hint: evil}},
 		{"javascript url", LoggedOut{ReturnURL: "javascript:alert(1)"}},
+		{"account", Account{Username: evil, Name: evil, Email: evil, Subject: evilAttr, CSRFToken: evilAttr, Action: "/a", Error: evil, Notice: evil,
+			Sessions: []AccountSession{{ID: evilAttr, UserAgent: evil, IP: evil}},
+			Grants:   []AccountGrant{{ClientID: evilAttr, ClientName: evil, Scopes: []Scope{{evil, evil}}}}}},
 	}
 	p := load(t, "")
 	for _, tc := range tests {
@@ -495,8 +543,10 @@ func TestScopeDescription(t *testing.T) {
 		{"profile", "Your name"},
 		{"email", "Your email address"},
 		{"offline_access", "Stay signed in (keep access when you are away)"},
-		{"api.read", "Read your data in the sample API"},
-		{"api.write", "Change your data in the sample API"},
+		{"address", "Your postal address"},
+		{"phone", "Your phone number"},
+		// The sample API's scopes are the demo configuration's (scopes[]).
+		{"api.read", "api.read"},
 		{"custom:thing", "custom:thing"},
 		{"", ""},
 	}
@@ -552,7 +602,8 @@ func TestWithBasePath(t *testing.T) {
 
 			// Every page links only to assets under the base path.
 			for _, data := range []any{Login{Action: tc.wantBase + "/login"}, Consent{Action: tc.wantBase + "/authorize"},
-				Error{Title: "x"}, LogoutConfirm{Action: tc.wantBase + "/logout"}, LoggedOut{}, Unavailable{}} {
+				Error{Title: "x"}, LogoutConfirm{Action: tc.wantBase + "/logout"}, LoggedOut{}, Unavailable{},
+				Account{Action: tc.wantBase + "/account", LogoutURL: tc.wantBase + "/logout"}} {
 				body := render(t, p, http.StatusOK, data).Body.String()
 				urls := assetRE.FindAllStringSubmatch(body, -1)
 				if len(urls) < 2 {

@@ -20,8 +20,11 @@ import (
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver"
+	"github.com/authserver-dev/authserver/authserver/admin"
+	"github.com/authserver-dev/authserver/authserver/adminapi"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
+	"github.com/authserver-dev/authserver/authserver/registration"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/authserver/storage/sqlstore"
 	"github.com/authserver-dev/authserver/authserver/throttle"
@@ -39,6 +42,12 @@ type App struct {
 	// Metrics serves this provider's Prometheus metrics (its own registry),
 	// for the observability.metrics_listen listener.
 	Metrics http.Handler
+	// Admin is the administration service on this provider's store, keys
+	// and configuration.
+	Admin *admin.Service
+	// AdminAPI serves /admin/v1/ for the admin.listen listener; nil when
+	// admin.listen is empty (the API is off).
+	AdminAPI http.Handler
 }
 
 // Options are what the environment, not the file, decides.
@@ -150,6 +159,11 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		proxies = append(proxies, prefix)
 	}
 	metrics := observe.NewMetrics()
+	svc := admin.New(admin.Options{Store: store, Config: cfg, Keys: km, Logger: opts.Logger, Now: opts.Now, ConfigSource: opts.source()})
+	reg, err := registrationHandler(cfg, svc, store, opts)
+	if err != nil {
+		return nil, err
+	}
 	t := cfg.Tokens
 	srv, err := authserver.New(authserver.Config{
 		Issuer:            cfg.Issuer,
@@ -173,6 +187,8 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		Throttle:          throttlePolicies(cfg.Security.Throttle),
 		IPHashSlots:       cfg.Security.Throttle.IPHashSlots,
 		PasswordParams:    passwordParams(cfg.Passwords),
+		ScopeDescriptions: scopeDescriptions(cfg.Scopes),
+		Registration:      reg,
 		Metrics:           metrics,
 		Logger:            opts.Logger,
 		Now:               opts.Now,
@@ -180,7 +196,34 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 	if err != nil {
 		return nil, err
 	}
-	return &App{Config: cfg, Server: srv, Store: store, Keys: km, Metrics: metrics.Handler()}, nil
+	app := &App{Config: cfg, Server: srv, Store: store, Keys: km, Metrics: metrics.Handler()}
+	app.Admin = svc
+	if cfg.Admin.Listen != "" {
+		// The API verifies its tokens against this very provider, served
+		// in-process: it never depends on reaching the public URL.
+		app.AdminAPI, err = adminapi.New(ctx, adminapi.Config{
+			Service: app.Admin, Store: store, Issuer: cfg.Issuer, Audience: cfg.Admin.Audience,
+			Provider: srv, Logger: opts.Logger, Metrics: metrics, Now: opts.Now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("admin API: %w", err)
+		}
+	}
+	return app, nil
+}
+
+// registrationHandler is the dynamic registration endpoint
+// (registration.mode), nil when it is off. It fails when registration is on
+// but tokens.default_audience is empty, the audience of registered clients.
+func registrationHandler(cfg config.Config, svc *admin.Service, store storage.Store, opts Options) (http.Handler, error) {
+	if cfg.Registration.Mode == config.RegistrationOff {
+		return nil, nil
+	}
+	h, err := registration.New(registration.Options{Service: svc, Clients: store, Config: cfg, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // throttlePolicies maps security.throttle to the back-off of each counter;
@@ -197,6 +240,15 @@ func throttlePolicies(th config.Throttle) map[throttle.Kind]throttle.Policy {
 		throttle.KindIP:       policy(th.IPFreeFailures),
 		throttle.KindClient:   policy(th.ClientFreeFailures),
 	}
+}
+
+// scopeDescriptions maps scopes[] to the words the pages show.
+func scopeDescriptions(scopes []config.Scope) map[string]string {
+	m := make(map[string]string, len(scopes))
+	for _, sc := range scopes {
+		m[sc.Name] = sc.Description
+	}
+	return m
 }
 
 func passwordParams(p config.Passwords) password.Params {
@@ -304,7 +356,7 @@ func StandardClaims(c config.UserClaims) storage.StandardClaims {
 // the stored user a.
 func sameUser(a, next storage.User) bool {
 	return a.PasswordHash == next.PasswordHash && a.Email == next.Email && a.EmailVerified == next.EmailVerified &&
-		a.Name == next.Name && a.Owner == next.Owner && reflect.DeepEqual(a.Claims, next.Claims)
+		a.Name == next.Name && a.Owner == next.Owner && a.Disabled == next.Disabled && reflect.DeepEqual(a.Claims, next.Claims)
 }
 
 // Seed makes the clients and users that the configuration file owns exactly
@@ -322,7 +374,8 @@ func sameUser(a, next storage.User) bool {
 // it, so a restart does not rewrite every hash (it is re-hashed when the
 // passwords.* parameters changed, which is no password change); a different
 // password is a password change (storage SetUserPassword), which ends the
-// user's sessions and revokes their refresh tokens.
+// user's sessions and revokes their refresh tokens; so is a user the file
+// now disables (storage SetUserDisabled).
 func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -447,6 +500,19 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			observe.Audit(ctx, log, observe.EventUserPasswordChanged, slog.String("username", u.Username),
 				slog.String("user_id", existing.ID), slog.String("by", "configuration"))
 		}
+		if found && existing.Disabled != u.Disabled {
+			// Disabling ends what the user holds, in one transaction
+			// (storage SetUserDisabled), which an upsert would not.
+			if err := store.SetUserDisabled(ctx, existing.ID, u.Disabled, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("seeding user %s: %w", u.Username, err)
+			}
+			event := observe.EventUserEnabled
+			if u.Disabled {
+				event = observe.EventUserDisabled
+			}
+			observe.Audit(ctx, log, event, slog.String("username", u.Username),
+				slog.String("user_id", existing.ID), slog.String("by", "configuration"))
+		}
 		next := storage.User{
 			Username:      u.Username,
 			Owner:         storage.OwnerFile,
@@ -455,6 +521,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			EmailVerified: u.EmailVerified,
 			Name:          u.Name,
 			Claims:        StandardClaims(u.Claims),
+			Disabled:      u.Disabled,
 			CreatedAt:     now, // kept by the store for an existing user
 			UpdatedAt:     now,
 		}

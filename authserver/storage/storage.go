@@ -96,8 +96,12 @@ type Client struct {
 	// BackchannelLogoutSessionRequired is the client's wish for sid in its
 	// logout tokens (§2.2); the server always sends sid, so it only records it.
 	BackchannelLogoutSessionRequired bool
-	CreatedAt                        time.Time
-	UpdatedAt                        time.Time
+	// RegistrationTokenHash is Hash of the RFC 7592 registration access
+	// token of a client registered through the registration endpoint; empty
+	// for any other client (which that endpoint then refuses to manage).
+	RegistrationTokenHash string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // Public reports whether the client has no secret.
@@ -116,7 +120,9 @@ type User struct {
 	EmailVerified bool
 	Name          string
 	// Claims are the user's other OpenID Connect standard claims.
-	Claims    StandardClaims
+	Claims StandardClaims
+	// Disabled users cannot sign in (see SetUserDisabled).
+	Disabled  bool
 	CreatedAt time.Time
 	// UpdatedAt is also the updated_at claim (OIDC Core §5.1).
 	UpdatedAt time.Time
@@ -182,12 +188,25 @@ type AuthCode struct {
 
 // Session is a login session at the provider, keyed by Hash(cookie value).
 type Session struct {
+	// IDHash is Hash(cookie value). It is also the sid of the session's ID
+	// tokens and the id an administrator or the user names it by: knowing
+	// it does not give the cookie.
 	IDHash    string
 	UserID    string
 	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// UserAgent (at most MaxUserAgent bytes) and IP are what the browser
+	// said and where it came from at sign-in, shown on /account.
+	// CreateSession stores a longer UserAgent cut at a character boundary,
+	// and invalid UTF-8 or NUL in it as U+FFFD: the header is the client's to
+	// choose, and must neither grow a row nor fail a sign-in.
+	UserAgent string
+	IP        string
 }
+
+// MaxUserAgent bounds the stored User-Agent of a session.
+const MaxUserAgent = 256
 
 // RefreshToken is one refresh token of a family, keyed by Hash(token).
 type RefreshToken struct {
@@ -256,6 +275,12 @@ type UserStore interface {
 	// gone or its hash is no longer oldHash.
 	ReplacePasswordHash(ctx context.Context, userID, oldHash, newHash string) error
 	ListUsers(ctx context.Context) ([]User, error)
+	// SetUserDisabled sets the user's Disabled flag and UpdatedAt (now).
+	// Disabling also ends, in the same transaction, everything the user
+	// holds, as SetUserPassword does: sessions and authorization codes
+	// deleted, refresh-token families revoked. Enabling gives nothing back.
+	// ErrNotFound for an unknown id.
+	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
 	// DeleteUser removes the user and, in the same transaction, the user's
 	// login sessions and authorization codes, and every refresh-token family
 	// of the user or named on one of their redeemed codes (revoked as
@@ -303,7 +328,12 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns ErrNotFound for an unknown or expired session.
 	GetSession(ctx context.Context, idHash string, now time.Time) (Session, error)
+	// DeleteSession deletes the session; an unknown one is not an error.
+	// Sign-out goes through EndSession, which also revokes its tokens.
 	DeleteSession(ctx context.Context, idHash string) error
+	// ListUserSessions returns the user's unexpired sessions, newest
+	// (CreatedAt) first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 }
 
 // RefreshTokenStore keeps refresh tokens and their families.
@@ -348,7 +378,8 @@ type Housekeeping interface {
 	// ExpiresAt (used or not), sessions past ExpiresAt, refresh tokens past
 	// ExpiresAt or FamilyExpiresAt and spent ones whose SpentAt is before
 	// spentBefore, access-token revocations past their expiry, throttle
-	// counters and session clients past their expiry, and family
+	// counters, session clients and registration tokens past their
+	// expiry (and used-up registration tokens), and family
 	// revocations recorded before revokedBefore. Nothing live is touched. It
 	// returns how many rows it deleted in all, so a caller can loop in small
 	// batches until it returns less than it could have.
@@ -447,6 +478,37 @@ type SessionClientStore interface {
 	TakeEndedSessionClients(ctx context.Context, now time.Time, limit int) ([]SessionClient, error)
 }
 
+// RegistrationToken is an RFC 7591 §3 initial access token: it allows
+// UsesLeft more registrations at the registration endpoint until ExpiresAt.
+// Only its hash is stored.
+type RegistrationToken struct {
+	// ID names the token in listings and for deletion; it is random and
+	// says nothing about the token.
+	ID          string
+	TokenHash   string
+	Description string
+	UsesLeft    int
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// RegistrationTokenStore keeps initial access tokens.
+type RegistrationTokenStore interface {
+	// CreateRegistrationToken stores t; ErrConflict if its ID or hash exists.
+	CreateRegistrationToken(ctx context.Context, t RegistrationToken) error
+	// UseRegistrationToken atomically spends one use of the token with
+	// this hash and returns it (UsesLeft after the use), so that of
+	// concurrent registrations no more succeed than it had uses. An
+	// unknown, expired (ExpiresAt <= now) or used-up token is ErrNotFound.
+	UseRegistrationToken(ctx context.Context, tokenHash string, now time.Time) (RegistrationToken, error)
+	// ListRegistrationTokens returns the tokens that can still be used,
+	// newest first.
+	ListRegistrationTokens(ctx context.Context, now time.Time) ([]RegistrationToken, error)
+	// DeleteRegistrationToken deletes the token with this ID; ErrNotFound
+	// when there is none.
+	DeleteRegistrationToken(ctx context.Context, id string) error
+}
+
 // Store is everything the server persists. Backends assert it at compile time.
 type Store interface {
 	ClientStore
@@ -458,6 +520,7 @@ type Store interface {
 	ThrottleStore
 	ConsentStore
 	SessionClientStore
+	RegistrationTokenStore
 	Housekeeping
 	keys.Store
 	// Ping checks that the database answers now, within ctx's deadline; the

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/authserver-dev/authserver/config"
+	"github.com/authserver-dev/authserver/authserver/admin"
 )
 
 // user add --claims stores the standard claims, checked by the rules of the
@@ -13,6 +13,7 @@ import (
 // declared in users[].claims.
 func TestUserAddClaims(t *testing.T) {
 	path, _ := writeConfig(t, "")
+	migrated(t, path)
 	for _, tc := range []struct{ name, claims, wantErr string }{
 		{"unknown key", `{"given":"Dave"}`, `unknown field "given"`},
 		{"not JSON", `{`, "--claims"},
@@ -28,28 +29,23 @@ func TestUserAddClaims(t *testing.T) {
 	}
 	out, err := runCmd(t, "dave-password\n", "user", "add", "--config", path, "--name", "Dave Example",
 		"--claims", `{"given_name":"Dave","phone_number":"+1 555 0100","phone_number_verified":true,"address":{"locality":"Paris","country":"FR"}}`, "dave")
-	if err != nil || !strings.Contains(out, "user dave saved") {
+	if err != nil || !strings.Contains(out, "user dave added") {
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
-	cfg, err := config.Load(path, nil)
+	out, err = runCmd(t, "", "user", "show", "--output", "json", "--config", path, "dave")
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	u, err := store.GetUserByUsername(context.Background(), "dave")
-	if err != nil {
-		t.Fatal(err)
+	var u admin.User
+	if err := json.Unmarshal([]byte(out), &u); err != nil {
+		t.Fatalf("user show --output json: %v\n%s", err, out)
 	}
 	c := u.Claims
-	if c.GivenName != "Dave" || c.PhoneNumber != "+1 555 0100" || !c.PhoneNumberVerified || c.Address == nil ||
+	if u.Name != "Dave Example" || c.GivenName != "Dave" || c.PhoneNumber != "+1 555 0100" || !c.PhoneNumberVerified ||
 		c.Address.Locality != "Paris" || c.Address.Country != "FR" || c.FamilyName != "" {
-		t.Errorf("stored claims %+v (address %+v)", c, c.Address)
+		t.Errorf("stored claims %+v", u)
 	}
-	if _, err := store.GetUserByUsername(context.Background(), "erin"); err == nil {
-		t.Error("a refused user add stored the user")
+	if code, _, _ := runFull(t, "", "user", "show", "--config", path, "erin"); code != exitNotFound {
+		t.Errorf("a refused user add stored the user (user show erin: exit %d)", code)
 	}
 }

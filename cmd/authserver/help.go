@@ -20,8 +20,9 @@ type command struct {
 	args    string // positional arguments in the synopsis, e.g. "USERNAME"
 	summary string
 	doc     string
-	// nargs is the number of positional arguments the command takes.
-	nargs int
+	// nargs is the number of positional arguments the command takes, or
+	// the fewest when maxArgs is larger (session end takes 1 or 2).
+	nargs, maxArgs int
 	// noConfig marks commands that read no configuration.
 	noConfig bool
 	// setup declares the command's flags on fs and returns what runs it.
@@ -39,26 +40,25 @@ func (e *usageError) Error() string { return e.msg }
 // commands is the whole command line, in the order the help lists it.
 var commands = []*command{
 	serveCommand,
-	{name: "migrate", summary: "apply database migrations and exit",
-		doc: "Opens the database, applies the embedded migrations that are missing and prints the schema version.",
+	{name: "migrate", summary: "create or upgrade the database and exit",
+		doc: "Opens the database, creating it if there is none, applies the embedded migrations that are missing\n" +
+			"and prints the schema version. Besides serve, it is the only command that creates a database: the\n" +
+			"administration commands refuse to work on one that does not exist.",
 		setup: func(fs *flag.FlagSet) action {
 			return withConfig(func(ctx context.Context, c cmdContext) error { return migrate(ctx, c.cfg, c.out) })
 		}},
 	checkConfigCommand,
 	versionCommand,
-	{name: "keys", summary: "show or rotate the signing keys", subs: []*command{
-		{name: "keys list", summary: "show the signing keys and their rotation schedule",
-			setup: func(fs *flag.FlagSet) action {
-				return withConfig(func(ctx context.Context, c cmdContext) error { return keysCmd(ctx, c.cfg, "list", c.out) })
-			}},
-		{name: "keys rotate", summary: "advance the key rotation one step now",
-			doc: "The next key starts signing and a new next key is published. A running server picks the change up at its next key check (signing.key_check_interval).",
-			setup: func(fs *flag.FlagSet) action {
-				return withConfig(func(ctx context.Context, c cmdContext) error { return keysCmd(ctx, c.cfg, "rotate", c.out) })
-			}},
-	}},
-	{name: "client", summary: "manage the clients in the database", subs: []*command{clientAddCommand, clientListCommand, clientRemoveCommand}},
-	{name: "user", summary: "manage the users in the database", subs: []*command{userAddCommand, userPasswdCommand, userListCommand, userRemoveCommand}},
+	{name: "client", summary: "manage the clients", subs: []*command{
+		clientAddCommand, clientShowCommand, clientListCommand, clientUpdateCommand, clientRemoveCommand, clientRotateSecretCommand}},
+	{name: "user", summary: "manage the users", subs: []*command{
+		userAddCommand, userShowCommand, userListCommand, userUpdateCommand, userPasswdCommand,
+		userDisableCommand, userEnableCommand, userRemoveCommand}},
+	{name: "session", summary: "list and end users' login sessions", subs: []*command{sessionListCommand, sessionEndCommand}},
+	{name: "grant", summary: "list and revoke users' consent to clients", subs: []*command{grantListCommand, grantRevokeCommand}},
+	{name: "keys", summary: "show or rotate the signing keys", subs: []*command{keysListCommand, keysRotateCommand}},
+	{name: "registration-token", summary: "manage the initial access tokens of dynamic client registration", subs: []*command{
+		registrationTokenCreateCommand, registrationTokenListCommand, registrationTokenDeleteCommand}},
 	{name: "help", args: "[COMMAND [SUBCOMMAND]]", summary: "print the usage of a command", noConfig: true},
 }
 
@@ -138,17 +138,39 @@ func execute(ctx context.Context, e *env, c *command, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{msg: err.Error(), usage: leafUsage(c, fs)}
 	}
-	if fs.NArg() != c.nargs {
-		msg := fmt.Sprintf("%s takes no arguments, got %q", c.name, fs.Args())
-		if c.nargs > 0 {
-			msg = fmt.Sprintf("%s needs %s", c.name, c.args)
-			if fs.NArg() > c.nargs {
-				msg = fmt.Sprintf("%s takes one %s, got %q (flags go before it)", c.name, c.args, fs.Args())
-			}
-		}
+	if msg := c.checkArgs(fs.Args()); msg != "" {
 		return &usageError{msg: msg, usage: leafUsage(c, fs)}
 	}
-	return run(ctx, e, fs.Args())
+	err := run(ctx, e, fs.Args())
+	// A mistake only the command can see (flags that exclude each other).
+	var ae argError
+	if errors.As(err, &ae) {
+		return &usageError{msg: c.name + ": " + string(ae), usage: leafUsage(c, fs)}
+	}
+	return err
+}
+
+// argError is a usage mistake found by a command's action; execute turns it
+// into a *usageError with the command's usage.
+type argError string
+
+func (e argError) Error() string { return string(e) }
+
+// checkArgs says what is wrong with the number of positional arguments, or
+// "" when it is right.
+func (c *command) checkArgs(args []string) string {
+	most := max(c.nargs, c.maxArgs)
+	switch n := len(args); {
+	case n >= c.nargs && n <= most:
+		return ""
+	case most == 0:
+		return fmt.Sprintf("%s takes no arguments, got %q", c.name, args)
+	case n < c.nargs:
+		return fmt.Sprintf("%s needs %s", c.name, c.args)
+	case most == 1:
+		return fmt.Sprintf("%s takes one %s, got %q (flags go before it)", c.name, c.args, args)
+	}
+	return fmt.Sprintf("%s takes %s, got %q (flags go before them)", c.name, c.args, args)
 }
 
 func (c *command) flagSet() (*flag.FlagSet, action) {

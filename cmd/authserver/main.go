@@ -1,13 +1,24 @@
 // Command authserver is the OAuth 2.0 / OpenID Connect provider.
 //
-//	authserver [serve] [--config FILE] [--dev-tls]  run the provider (the default)
-//	authserver migrate [--config FILE]              apply database migrations and exit
-//	authserver check-config [--config FILE]         validate the configuration and print a summary
-//	authserver version                              print the version and source revision
-//	authserver keys list|rotate                     show the signing keys / advance rotation one step
-//	authserver client add|list|remove               manage clients
-//	authserver user add|passwd|list|remove          manage users (password on stdin)
-//	authserver help [COMMAND]                       print the usage of a command
+//	authserver [serve] [--config FILE] [--dev-tls]   run the provider (the default)
+//	authserver migrate [--config FILE]               create or upgrade the database and exit
+//	authserver check-config [--config FILE]          validate the configuration and print a summary
+//	authserver version                               print the version and source revision
+//	authserver client add|show|list|update|remove|rotate-secret
+//	authserver user add|show|list|update|passwd|disable|enable|remove
+//	authserver session list|end                      a user's login sessions
+//	authserver grant list|revoke                     a user's remembered consent to clients
+//	authserver keys list|rotate                      the signing keys
+//	authserver registration-token create|list|delete initial access tokens for dynamic registration
+//	authserver help [COMMAND]                        print the usage of a command
+//
+// The administration commands (client to registration-token) are a thin
+// layer over the administration service, package authserver/admin: they work
+// on the database of the configuration, which must exist (`migrate` or
+// `serve` creates it), print text or, with --output json, one JSON document,
+// and exit 0 (done), 1 (error), 2 (usage mistake), 3 (not found) or 4
+// (conflict: the entry exists, belongs to the configuration file, or the
+// change would be unsafe without --force).
 //
 // With no configuration file it runs the embedded demo configuration:
 // SQLite under ./data, a demo user and a demo client, on loopback only.
@@ -23,6 +34,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/authserver-dev/authserver/authserver/admin"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/config"
 )
@@ -46,8 +58,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return dispatch(ctx, e, args)
 }
 
-// exitCode reports err on stderr and maps it to the exit status: 0, 2 for a
-// usage mistake (with the usage), 1 for anything else.
+// Exit statuses, for scripts.
+const (
+	exitError    = 1
+	exitUsage    = 2
+	exitNotFound = 3
+	exitConflict = 4
+)
+
+// exitCode reports err on stderr and maps it to the exit status: 0; 2 for a
+// usage mistake (with the usage); 3 for what the administration service did
+// not find; 4 for a conflict (an existing id, an entry of the configuration
+// file, an unforced unsafe change); 1 for anything else.
 func exitCode(err error, stderr io.Writer) int {
 	var ue *usageError
 	switch {
@@ -55,10 +77,16 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "authserver: %s\n\n%s", ue.msg, ue.usage)
-		return 2
+		return exitUsage
 	}
 	fmt.Fprintln(stderr, "authserver:", err)
-	return 1
+	switch admin.KindOf(err) {
+	case admin.KindNotFound:
+		return exitNotFound
+	case admin.KindConflict, admin.KindFileOwned:
+		return exitConflict
+	}
+	return exitError
 }
 
 // env is what every command gets from the command line and the process.
@@ -105,6 +133,9 @@ type cmdContext struct {
 	source string
 	in     io.Reader
 	out    io.Writer
+	// errOut is standard error, for prompts and warnings meant for the
+	// person at the terminal rather than for the log.
+	errOut io.Writer
 	args   []string // positional arguments
 }
 
@@ -115,6 +146,6 @@ func withConfig(f func(ctx context.Context, c cmdContext) error) action {
 		if err != nil {
 			return err
 		}
-		return f(ctx, cmdContext{cfg: cfg, log: log, demo: e.demo(), source: e.describeConfig(), in: e.stdin, out: e.stdout, args: args})
+		return f(ctx, cmdContext{cfg: cfg, log: log, demo: e.demo(), source: e.describeConfig(), in: e.stdin, out: e.stdout, errOut: e.stderr, args: args})
 	}
 }

@@ -50,6 +50,17 @@ users:
 	return path, "http://" + addr
 }
 
+// migrated creates the database of the configuration at path, as an
+// operator does with `authserver migrate` before the administration
+// commands, which refuse to create one.
+func migrated(t *testing.T, path string) string {
+	t.Helper()
+	if out, err := runCmd(t, "", "migrate", "--config", path); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	return path
+}
+
 func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out strings.Builder
@@ -150,16 +161,18 @@ func TestAdminCommands(t *testing.T) {
 		{"", []string{"client", "add", "--config", path, "--id", "new-app", "--redirect-uri", "https://new.example/cb", "--audience", "https://api.example.com"}, "secret (shown once", false},
 		{"", []string{"client", "add", "--config", path, "--id", "bad-app", "--redirect-uri", "http://evil.example/cb"}, "", true},
 		{"", []string{"client", "list", "--config", path}, "new-app", false},
-		{"dave-password\n", []string{"user", "add", "--config", path, "--email", "dave@example.com", "dave"}, "user dave saved", false},
+		{"dave-password\n", []string{"user", "add", "--config", path, "--email", "dave@example.com", "dave"}, "user dave added", false},
 		{"dave-password\n", []string{"user", "add", "--config", path, "dave"}, "", true},
 		{"short\n", []string{"user", "passwd", "--config", path, "dave"}, "", true},
-		{"new-dave-password\n", []string{"user", "passwd", "--config", path, "dave"}, "user dave saved", false},
+		{"new-dave-password\n", []string{"user", "passwd", "--config", path, "dave"}, "user dave has a new password", false},
 		{"", []string{"user", "list", "--config", path}, "dave@example.com", false},
 		{"", []string{"user", "remove", "--config", path, "dave"}, "", false},
 		{"", []string{"client", "remove", "--config", path, "new-app"}, "", false},
 		{"", []string{"keys", "list", "--config", path}, "active", false},
 		{"", []string{"keys", "rotate", "--config", path}, "next", false},
-		{"", []string{"keys", "rotate", "--config", path}, "retired", false},
+		// The next key was published a moment ago: promoting it needs --force.
+		{"", []string{"keys", "rotate", "--config", path}, "", true},
+		{"", []string{"keys", "rotate", "--force", "--config", path}, "retired", false},
 		{"", []string{"frobnicate", "--config", path}, "", true},
 	}
 	for _, s := range steps {
@@ -266,7 +279,10 @@ func TestHelpExitsZeroForEveryCommand(t *testing.T) {
 		{[]string{"--config", missing, "--help"}, root},
 	}
 	leaves := []string{"serve", "migrate", "check-config", "version", "keys list", "keys rotate",
-		"client add", "client list", "client remove", "user add", "user passwd", "user list", "user remove"}
+		"client add", "client show", "client list", "client update", "client remove", "client rotate-secret",
+		"user add", "user show", "user list", "user update", "user passwd", "user disable", "user enable", "user remove",
+		"session list", "session end", "grant list", "grant revoke",
+		"registration-token create", "registration-token list", "registration-token delete"}
 	for _, name := range leaves {
 		words := strings.Fields(name)
 		want := "Usage: authserver " + name
@@ -293,7 +309,7 @@ func TestHelpExitsZeroForEveryCommand(t *testing.T) {
 			}{append(slices.Clone(words), "--config", missing, "-h"), want},
 		)
 	}
-	for _, group := range []string{"keys", "client", "user"} {
+	for _, group := range []string{"keys", "client", "user", "session", "grant", "registration-token"} {
 		want := "Usage: authserver " + group + " COMMAND"
 		cases = append(cases,
 			struct {
@@ -363,6 +379,7 @@ func TestUsageMistakesExitTwo(t *testing.T) {
 func TestConfigFlagBeforeOrAfterCommand(t *testing.T) {
 	t.Parallel()
 	path, _ := writeConfig(t, "")
+	migrated(t, path)
 	for _, args := range [][]string{
 		{"--config", path, "check-config"},
 		{"check-config", "--config", path},
@@ -498,6 +515,7 @@ func TestConfigFileSeedsOnlyWhatItNames(t *testing.T) {
 func TestClientAddNeedsAnAudience(t *testing.T) {
 	t.Parallel()
 	path, _ := writeConfig(t, "")
+	migrated(t, path)
 	_, err := runCmd(t, "", "client", "add", "--config", path, "--id", "app", "--redirect-uri", "https://app.example.com/cb")
 	if err == nil || !strings.Contains(err.Error(), "--audience") || !strings.Contains(err.Error(), "tokens.default_audience") {
 		t.Fatalf("err = %v, want one naming --audience and tokens.default_audience", err)
@@ -517,6 +535,7 @@ func TestClientAddNeedsAnAudience(t *testing.T) {
 func TestAdminCommandsAreAudited(t *testing.T) {
 	t.Parallel()
 	path, _ := writeConfig(t, "log: {format: json}\n")
+	migrated(t, path)
 	var logs strings.Builder
 	step := func(stdin string, args ...string) string {
 		t.Helper()
@@ -555,6 +574,9 @@ func TestAdminCommandsAreAudited(t *testing.T) {
 		rec, ok := events[ev]
 		if !ok || rec[attr] == "" || rec[attr] == nil {
 			t.Errorf("event %s with %s missing from the log:\n%s", ev, attr, logs.String())
+		}
+		if ok && rec["by"] != "cli" {
+			t.Errorf("event %s by %v, want by=cli", ev, rec["by"])
 		}
 	}
 	if events["client.created"]["client_id"] != "new-app" || events["user.created"]["username"] != "dave" {

@@ -116,12 +116,13 @@ func refreshErr(oc *oauth2.Config, rt string) string {
 	return err.Error()
 }
 
-// mustRefuse runs a command that must fail with a message containing want.
+// mustRefuse runs a command that must be refused as a conflict (exit 4:
+// the entry is the configuration file's) with a message containing want.
 func mustRefuse(t *testing.T, stdin, want string, args ...string) {
 	t.Helper()
 	code, _, stderr := runFull(t, stdin, args...)
-	if code != 1 || !strings.Contains(stderr, want) {
-		t.Errorf("%q: exit %d, stderr %q; want exit 1 saying %q", args, code, stderr, want)
+	if code != exitConflict || !strings.Contains(stderr, want) {
+		t.Errorf("%q: exit %d, stderr %q; want exit %d saying %q", args, code, stderr, exitConflict, want)
 	}
 }
 
@@ -201,9 +202,12 @@ func TestRemovedClientsAndUsersKeepWorkingCLI(t *testing.T) {
 func TestRemovedClientsAndUsersKeepWorkingDemoCLI(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("AUTHSERVER_CONFIG", "")
-	for _, args := range [][]string{{"client", "remove", "demo-web"}, {"user", "remove", "alice"}} {
+	if code, _, stderr := runFull(t, "", "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d, %s", code, stderr)
+	}
+	for _, args := range [][]string{{"client", "remove", "demo-web"}, {"client", "update", "--name", "x", "demo-web"}} {
 		code, _, stderr := runFull(t, "", args...)
-		if code != 1 || !strings.Contains(stderr, "is declared in the embedded demo configuration") {
+		if code != exitConflict || !strings.Contains(stderr, "is declared in the embedded demo configuration") {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
 		}
 	}
@@ -246,6 +250,7 @@ func TestANewPasswordEndsNothingCLI(t *testing.T) {
 func TestWeakSecretsAcceptedNotFromTheCLI(t *testing.T) {
 	t.Parallel()
 	path, _ := ownershipConfig(t)
+	migrated(t, path)
 	seen := map[string]bool{}
 	for _, id := range []string{"one", "two"} {
 		out, err := runCmd(t, "", "client", "add", "--config", path, "--id", id, "--grant", "client_credentials",

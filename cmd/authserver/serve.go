@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/authserver-dev/authserver/authserver/setup"
@@ -126,41 +125,4 @@ func migrate(ctx context.Context, cfg config.Config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "schema at version %d\n", v)
 	return nil
-}
-
-// keysCmd lists the signing keys or advances their rotation one step. It
-// works on the database, so a running server picks the change up at its next
-// key check (signing.key_check_interval) without a restart.
-func keysCmd(ctx context.Context, cfg config.Config, sub string, out io.Writer) error {
-	store, err := setup.OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	km, err := setup.KeyManager(ctx, cfg, store, setup.Options{Getenv: os.Getenv})
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "list":
-	case "rotate":
-		if err := km.Advance(ctx); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown command keys %q; use list or rotate", sub)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tRETIRED\tUNPUBLISHED AT")
-	for _, k := range km.Keys() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, day(k.CreatedAt), day(k.ActivatesAt), day(k.RetiredAt), day(k.ExpiresAt))
-	}
-	return tw.Flush()
-}
-
-func day(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
 }

@@ -49,6 +49,11 @@ var availabilityCases = []testCase{
 			{"AccessTokenRevoked", func() error { _, err := s.AccessTokenRevoked(ctx, "jti"); return err }},
 			{"ListSigningKeys", func() error { _, err := s.ListSigningKeys(ctx); return err }},
 			{"DeleteUser", func() error { return s.DeleteUser(ctx, "nobody", t0) }},
+			{"SetUserDisabled", func() error { return s.SetUserDisabled(ctx, "nobody", true, t0) }},
+			{"ListUserSessions", func() error { _, err := s.ListUserSessions(ctx, "user-1", t0); return err }},
+			{"UseRegistrationToken", func() error { _, err := s.UseRegistrationToken(ctx, storage.Hash("reg-1"), t0); return err }},
+			{"ListRegistrationTokens", func() error { _, err := s.ListRegistrationTokens(ctx, t0); return err }},
+			{"DeleteRegistrationToken", func() error { return s.DeleteRegistrationToken(ctx, "reg-1") }},
 		}
 		for _, c := range calls {
 			err := c.call()

@@ -40,6 +40,10 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Throttle", throttleCases},
 		{"SessionClients", sessionClientCases},
 		{"Consent", consentCases},
+		{"DisabledUsers", disabledUserCases},
+		{"SessionDetails", sessionDetailCases},
+		{"RegistrationTokens", registrationTokenCases},
+		{"EndSession", endSessionCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
 		{"Availability", availabilityCases},
@@ -157,6 +161,7 @@ func fullClient(id string) storage.Client {
 		// Back-Channel Logout 1.0 §2.2: a query is allowed, a fragment not.
 		BackchannelLogoutURI:             "https://app.example/backchannel-logout?tenant=a%2Fb",
 		BackchannelLogoutSessionRequired: true,
+		RegistrationTokenHash:            storage.Hash("registration access token of " + id),
 	}
 }
 
@@ -652,6 +657,8 @@ func session(id string) storage.Session {
 		AuthTime:  at(0),
 		CreatedAt: at(0),
 		ExpiresAt: at(time.Hour),
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0 ünï",
+		IP:        "2001:db8::1",
 	}
 }
 
@@ -1069,6 +1076,21 @@ var timeCases = func() []testCase {
 			check(t, "ExpiresAt-1h", got.ExpiresAt.Add(-time.Hour))
 			check(t, "FamilyExpiresAt-1h", got.FamilyExpiresAt.Add(-time.Hour))
 		}},
+		{"RegistrationToken", func(t *testing.T, s storage.Store) {
+			rt := storage.RegistrationToken{ID: "r", TokenHash: storage.Hash("r"), UsesLeft: 2, CreatedAt: in, ExpiresAt: in.Add(time.Hour)}
+			mustOK(t, "create", s.CreateRegistrationToken(t.Context(), rt))
+			got, err := s.UseRegistrationToken(t.Context(), rt.TokenHash, in)
+			mustOK(t, "use", err)
+			check(t, "returned CreatedAt", got.CreatedAt)
+			check(t, "returned ExpiresAt-1h", got.ExpiresAt.Add(-time.Hour))
+			list, err := s.ListRegistrationTokens(t.Context(), in)
+			mustOK(t, "list", err)
+			if len(list) != 1 {
+				t.Fatalf("got %d tokens, want 1", len(list))
+			}
+			check(t, "CreatedAt", list[0].CreatedAt)
+			check(t, "ExpiresAt-1h", list[0].ExpiresAt.Add(-time.Hour))
+		}},
 		{"SigningKey", func(t *testing.T, s storage.Store) {
 			k := keys.Record{ID: "k", Algorithm: "EdDSA", State: keys.StateNext, PrivateKey: []byte{1},
 				CreatedAt: in, ActivatesAt: in, RetiredAt: in, ExpiresAt: in}
@@ -1270,6 +1292,31 @@ var housekeepingCases = []testCase{
 				return got
 			})
 		}
+		// Registration tokens. The probe sees a token that reads refuse by
+		// creating another with its hash (a conflict while it is stored),
+		// and deletes that one again.
+		addRegistrationToken := func(isLive bool, name string, usesLeft int, expiresAt time.Time) {
+			rt := storage.RegistrationToken{ID: name, TokenHash: storage.Hash(name), UsesLeft: usesLeft,
+				CreatedAt: at(0), ExpiresAt: expiresAt}
+			mustOK(t, "create registration token "+name, s.CreateRegistrationToken(ctx, rt))
+			add(isLive, "registration token", name, func(t *testing.T) bool {
+				probe := storage.RegistrationToken{ID: "probe-" + name, TokenHash: rt.TokenHash, UsesLeft: 1,
+					CreatedAt: at(0), ExpiresAt: at(2 * time.Hour)}
+				err := s.CreateRegistrationToken(ctx, probe)
+				if errors.Is(err, storage.ErrConflict) {
+					return true
+				}
+				mustOK(t, "probe registration token "+name, err)
+				mustOK(t, "delete probe of "+name, s.DeleteRegistrationToken(ctx, probe.ID))
+				return false
+			})
+		}
+		addRegistrationToken(false, "registration-expired", 5, at(time.Minute))
+		addRegistrationToken(false, "registration-at-expiry", 5, now)
+		addRegistrationToken(false, "registration-used-up", 0, at(2*time.Hour))
+		addRegistrationToken(true, "registration-live", 5, at(2*time.Hour))
+		addRegistrationToken(true, "registration-just-live", 1, justAfter)
+
 		addFamilyRevocation(false, "revoked-long-ago", at(0))
 		addFamilyRevocation(false, "revoked-before-cutoff", at(10*time.Minute))
 		addFamilyRevocation(true, "revoked-at-cutoff", revokedBefore)

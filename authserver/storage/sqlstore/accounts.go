@@ -177,6 +177,20 @@ func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, no
 		cascade{s.q.setUserPassword, []any{passwordHash, timeArg(now), id}}, s.userGrants(id, now))
 }
 
+// SetUserDisabled sets the user's flag and UpdatedAt. Disabling ends, in
+// the same transaction, everything the user holds (userGrants), as a
+// password change does: an administrator disables an account to lock its
+// holder out now, not at the next sign-in. Enabling only clears the flag.
+// storage.ErrNotFound for an unknown id.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
+	var then []cascade
+	if disabled {
+		then = s.userGrants(id, now)
+	}
+	return s.withGrants(ctx, "set user disabled",
+		cascade{s.q.setUserDisabled, []any{disabled, timeArg(now), id}}, then)
+}
+
 // userGrants ends everything issued to the user: login sessions deleted,
 // refresh-token families revoked (recorded at now, tokens deleted) and
 // authorization codes deleted. Families are revoked before the tokens and

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/keys"
@@ -143,7 +145,7 @@ func scanClient(r row) (storage.Client, error) {
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.CanIntrospect, &c.IDTokenAlg,
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, ownerCol{&c.Owner},
-		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.RegistrationTokenHash)
 	return c, err
 }
 
@@ -151,19 +153,19 @@ func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.CanIntrospect, c.IDTokenAlg,
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), ownerArg(c.Owner),
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.RegistrationTokenHash}
 }
 
 func scanUser(r row) (storage.User, error) {
 	var u storage.User
 	err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Name,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner}, claimsCol{&u.Claims})
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner}, claimsCol{&u.Claims}, &u.Disabled)
 	return u, err
 }
 
 func userArgs(u storage.User) []any {
 	return []any{u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Name,
-		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner), claimsArg(u.Claims)}
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner), claimsArg(u.Claims), u.Disabled}
 }
 
 func scanAuthCode(r row) (storage.AuthCode, error) {
@@ -182,12 +184,31 @@ func authCodeArgs(c storage.AuthCode) []any {
 
 func scanSession(r row) (storage.Session, error) {
 	var s storage.Session
-	err := r.Scan(&s.IDHash, &s.UserID, timeCol{&s.AuthTime}, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt})
+	err := r.Scan(&s.IDHash, &s.UserID, timeCol{&s.AuthTime}, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt},
+		&s.UserAgent, &s.IP)
 	return s, err
 }
 
 func sessionArgs(s storage.Session) []any {
-	return []any{s.IDHash, s.UserID, timeArg(s.AuthTime), timeArg(s.CreatedAt), timeArg(s.ExpiresAt)}
+	return []any{s.IDHash, s.UserID, timeArg(s.AuthTime), timeArg(s.CreatedAt), timeArg(s.ExpiresAt),
+		userAgentArg(s.UserAgent), s.IP}
+}
+
+// userAgentArg bounds a User-Agent to storage.MaxUserAgent bytes of valid
+// UTF-8. The header is whatever the browser (or anyone) sent: invalid bytes
+// and NUL become U+FFFD, since PostgreSQL refuses both in a TEXT column and
+// a sign-in must not fail over a header, and the cut never splits a
+// character.
+func userAgentArg(ua string) string {
+	ua = strings.ReplaceAll(strings.ToValidUTF8(ua, "\uFFFD"), "\x00", "\uFFFD")
+	if len(ua) <= storage.MaxUserAgent {
+		return ua
+	}
+	cut := storage.MaxUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut-- // ua[cut] continues a character that starts before the limit
+	}
+	return ua[:cut]
 }
 
 // refreshTokenDest lists the scan destinations of refreshTokenCols, so that

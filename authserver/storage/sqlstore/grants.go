@@ -54,7 +54,7 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash string, r storage.
 }
 
 // CreateSession stores a new login session; storage.ErrConflict if the hash
-// exists.
+// exists. The User-Agent is stored bounded (see userAgentArg).
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	return s.insert(ctx, "create session", s.q.createSession, sessionArgs(sess))
 }
@@ -67,6 +67,12 @@ func (s *Store) GetSession(ctx context.Context, idHash string, now time.Time) (s
 		return storage.Session{}, notFound("get session", err)
 	}
 	return sess, nil
+}
+
+// ListUserSessions returns the user's sessions whose ExpiresAt is after
+// now, newest CreatedAt first.
+func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
+	return list(ctx, s.r, "list user sessions", s.q.listUserSessions, scanSession, userID, timeArg(now))
 }
 
 // DeleteSession removes the session. An unknown one is not an error, so

@@ -38,6 +38,7 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 //     window and past the time a replay of it is worth detecting;
 //   - an access-token revocation, a throttle counter or a session's client
 //     record has an expiry not after now;
+//   - a registration token has an expiry not after now or no use left;
 //   - a family revocation was recorded before revokedBefore and no token of
 //     the family is left (see purgeFamilyRevocations).
 //
@@ -64,6 +65,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now, spentBefore, revokedBefor
 		{"family revocations", s.q.purgeFamilyRevocations, []any{timeArg(revokedBefore), limit}},
 		{"throttle counters", s.q.throttle.purge, []any{n, limit}},
 		{"session clients", s.q.sessionClients.purge, []any{n, limit}},
+		{"registration tokens", s.q.regTokens.purge, []any{n, limit}},
 	} {
 		res, err := s.w.ExecContext(ctx, st.query, st.args...)
 		if err != nil {

@@ -4,11 +4,11 @@ package sqlstore
 const (
 	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at, owner,
-		backchannel_logout_uri, backchannel_logout_session_required`
-	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner, claims`
+		backchannel_logout_uri, backchannel_logout_session_required, registration_token_hash`
+	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner, claims, disabled`
 	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
 		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id, claims_request`
-	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at`
+	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
 	refreshTokenCols = `token_hash, family_id, client_id, user_id, scope, session_id, nonce,
 		auth_time, created_at, expires_at, spent_at, family_expires_at, claims_request`
 	signingKeyCols = `id, algorithm, state, private_key, created_at, activates_at, retired_at, expires_at`
@@ -31,11 +31,11 @@ type queries struct {
 
 	upsertUser, getUser, getUserByUsername, listUsers, deleteUser                       string
 	deleteUserSessions, revokeUserFamilies, deleteUserFamilyTokens, deleteUserAuthCodes string
-	setUserPassword                                                                     string
+	setUserPassword, setUserDisabled                                                    string
 
 	createAuthCode, consumeAuthCode, getAuthCode string
 
-	createSession, getSession, deleteSession string
+	createSession, getSession, deleteSession, listUserSessions string
 
 	createRefreshToken, getRefreshToken, spendRefreshToken, getRefreshTokenState string
 	revokeFamily, deleteFamilyTokens, familyRevoked, listSessionRefreshTokens    string
@@ -49,6 +49,7 @@ type queries struct {
 	throttle       throttleQueries
 	sessionClients sessionClientQueries
 	consent        consentQueries
+	regTokens      registrationTokenQueries
 }
 
 func newQueries(d dialect) queries {
@@ -59,7 +60,7 @@ func newQueries(d dialect) queries {
 		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
 
 		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				secret_hash = excluded.secret_hash,
 				name = excluded.name,
@@ -73,6 +74,7 @@ func newQueries(d dialect) queries {
 				id_token_alg = excluded.id_token_alg,
 				backchannel_logout_uri = excluded.backchannel_logout_uri,
 				backchannel_logout_session_required = excluded.backchannel_logout_session_required,
+				registration_token_hash = excluded.registration_token_hash,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE clients.owner = excluded.owner OR clients.owner = 'unknown'`),
@@ -97,18 +99,20 @@ func newQueries(d dialect) queries {
 		// key, which ON CONFLICT (username) does not cover. A user of another
 		// owner is left alone and RETURNING gives no row.
 		upsertUser: r(`INSERT INTO users (` + userCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (username) DO UPDATE SET
 				password_hash = excluded.password_hash,
 				email = excluded.email,
 				email_verified = excluded.email_verified,
 				name = excluded.name,
 				claims = excluded.claims,
+				disabled = excluded.disabled,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE users.owner = excluded.owner OR users.owner = 'unknown'
 			RETURNING ` + userCols),
 		setUserPassword:   r(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`),
+		setUserDisabled:   r(`UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`),
 		getUser:           r(`SELECT ` + userCols + ` FROM users WHERE id = ?`),
 		getUserByUsername: r(`SELECT ` + userCols + ` FROM users WHERE username = ?`),
 		listUsers:         r(`SELECT ` + userCols + ` FROM users ORDER BY username`),
@@ -145,9 +149,13 @@ func newQueries(d dialect) queries {
 			RETURNING ` + authCodeCols),
 		getAuthCode: r(`SELECT ` + authCodeCols + ` FROM auth_codes WHERE code_hash = ?`),
 
-		createSession: r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?)`),
+		createSession: r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		getSession:    r(`SELECT ` + sessionCols + ` FROM sessions WHERE id_hash = ? AND expires_at > ?`),
 		deleteSession: r(`DELETE FROM sessions WHERE id_hash = ?`),
+		// id_hash breaks ties so that sessions made in one microsecond
+		// still list in a stable order.
+		listUserSessions: r(`SELECT ` + sessionCols + ` FROM sessions WHERE user_id = ? AND expires_at > ?
+			ORDER BY created_at DESC, id_hash`),
 
 		createRefreshToken: r(`INSERT INTO refresh_tokens (` + refreshTokenCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -210,5 +218,6 @@ func newQueries(d dialect) queries {
 		throttle:       newThrottleQueries(r),
 		sessionClients: newSessionClientQueries(r),
 		consent:        newConsentQueries(r),
+		regTokens:      newRegistrationTokenQueries(r),
 	}
 }

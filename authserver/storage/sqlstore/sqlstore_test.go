@@ -136,6 +136,59 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 }
 
+// TestMigrateFromVersion5 upgrades a database of the release before
+// administration: its users come out enabled, its sessions with no
+// User-Agent or IP, its clients with no registration access token, and it
+// can keep registration tokens.
+func TestMigrateFromVersion5(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { old.Close() })
+			sessionHash := storage.Hash("old session")
+			for _, q := range []struct {
+				query string
+				args  []any
+			}{
+				{`INSERT INTO clients (id, name, owner) VALUES (?, ?, ?)`, []any{"legacy", "Legacy", "file"}},
+				{`INSERT INTO users (id, username, owner) VALUES (?, ?, ?)`, []any{"u1", "alice", "database"}},
+				{`INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+					[]any{sessionHash, "u1", int64(1e6), int64(1e15)}},
+			} {
+				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
+					t.Fatalf("%s: %v", q.query, err)
+				}
+			}
+			s := openStore(t, b.name, dsn)
+			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
+				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
+			}
+			c, err := s.GetClient(t.Context(), "legacy")
+			if err != nil || c.Name != "Legacy" || c.RegistrationTokenHash != "" {
+				t.Fatalf("client written before the migration: %+v, %v", c, err)
+			}
+			u, err := s.GetUser(t.Context(), "u1")
+			if err != nil || u.Username != "alice" || u.Disabled {
+				t.Fatalf("user written before the migration: %+v, %v", u, err)
+			}
+			sessions, err := s.ListUserSessions(t.Context(), "u1", time.UnixMicro(2e6))
+			if err != nil || len(sessions) != 1 || sessions[0].IDHash != sessionHash ||
+				sessions[0].UserAgent != "" || sessions[0].IP != "" {
+				t.Fatalf("sessions written before the migration: %+v, %v", sessions, err)
+			}
+			rt := storage.RegistrationToken{ID: "r", TokenHash: storage.Hash("r"), UsesLeft: 1,
+				CreatedAt: time.UnixMicro(1e6).UTC(), ExpiresAt: time.UnixMicro(1e15).UTC()}
+			if err := s.CreateRegistrationToken(t.Context(), rt); err != nil {
+				t.Fatalf("CreateRegistrationToken after the migration: %v", err)
+			}
+		})
+	}
+}
+
 // TestPurgeKeepsRevocationWhileFamilyHasTokens covers what the contract
 // leaves to the backend: a token stored into a family after the family was
 // revoked (a code replay racing the winning redemption) is hidden only by the
