@@ -86,14 +86,14 @@ func sameOriginPost(p *authtest.Provider) map[string]string {
 	return map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": origin(p)}
 }
 
-func pageText(re *regexp.Regexp, body string) string {
+func accountText(re *regexp.Regexp, body string) string {
 	if m := re.FindStringSubmatch(body); m != nil {
 		return html.UnescapeString(m[1])
 	}
 	return ""
 }
 
-func fields(re *regexp.Regexp, body string) []string {
+func accountValues(re *regexp.Regexp, body string) []string {
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(body, -1) {
 		out = append(out, html.UnescapeString(m[1]))
@@ -325,12 +325,12 @@ func TestAccountShowsSessionsAndGrants(t *testing.T) {
 		}
 	}
 	// Only the other session can be ended from its row; this one is signed out with Sign out.
-	if sids := fields(accountSID, pg.Body); len(sids) != 1 || !slices.ContainsFunc(sessions, func(s storage.Session) bool {
+	if sids := accountValues(accountSID, pg.Body); len(sids) != 1 || !slices.ContainsFunc(sessions, func(s storage.Session) bool {
 		return s.IDHash == sids[0] && strings.HasPrefix(s.UserAgent, "PhoneBrowser")
 	}) {
 		t.Errorf("end buttons for sessions %v, want only the phone's", sids)
 	}
-	if grants := fields(accountGrantID, pg.Body); !slices.Equal(grants, []string{"demo-web", "native-app"}) {
+	if grants := accountValues(accountGrantID, pg.Body); !slices.Equal(grants, []string{"demo-web", "native-app"}) {
 		t.Errorf("revoke buttons for %v, want demo-web and native-app", grants)
 	}
 
@@ -363,7 +363,7 @@ func TestAccountEndsSessions(t *testing.T) {
 			if got.Status != http.StatusNotFound || !onAccount(got) {
 				t.Fatalf("end_session %q: %d\n%s", sid, got.Status, got.Body)
 			}
-			answers = append(answers, pageText(accountError, got.Body))
+			answers = append(answers, accountText(accountError, got.Body))
 		}
 		if answers[0] == "" || answers[0] != answers[1] || answers[1] != answers[2] {
 			t.Errorf("the answers differ, telling a session of someone else from none: %q", answers)
@@ -374,15 +374,15 @@ func TestAccountEndsSessions(t *testing.T) {
 	})
 
 	t.Run("one of the user's own", func(t *testing.T) {
-		sids := fields(accountSID, pg.Body)
+		sids := accountValues(accountSID, pg.Body)
 		if len(sids) != 2 {
 			t.Fatalf("%d end buttons, want 2 (phone and tablet)", len(sids))
 		}
 		got := accountPost(t, p, laptop, pg, "end_session", url.Values{"session": {sids[0]}}, sameOriginPost(p))
-		if !onAccount(got) || pageText(accountNotice, got.Body) != "The session has ended." {
+		if !onAccount(got) || accountText(accountNotice, got.Body) != "The session has ended." {
 			t.Fatalf("end_session: %d\n%s", got.Status, got.Body)
 		}
-		if slices.Contains(fields(accountSID, got.Body), sids[0]) {
+		if slices.Contains(accountValues(accountSID, got.Body), sids[0]) {
 			t.Error("the ended session is still listed")
 		}
 		ended := 0
@@ -404,11 +404,11 @@ func TestAccountEndsSessions(t *testing.T) {
 		desktop := p.Browser(t)
 		accountSignIn(t, p, desktop, "alice", "alice-password")
 		pg := openAccount(t, p, laptop)
-		if n := len(fields(accountSID, pg.Body)); n != 2 {
+		if n := len(accountValues(accountSID, pg.Body)); n != 2 {
 			t.Fatalf("%d other sessions listed, want 2", n)
 		}
 		got := accountPost(t, p, laptop, pg, "end_other_sessions", nil, sameOriginPost(p))
-		if !onAccount(got) || pageText(accountNotice, got.Body) != "Every other session has ended." || len(fields(accountSID, got.Body)) != 0 {
+		if !onAccount(got) || accountText(accountNotice, got.Body) != "Every other session has ended." || len(accountValues(accountSID, got.Body)) != 0 {
 			t.Fatalf("end_other_sessions: %d\n%s", got.Status, got.Body)
 		}
 		if n := len(auditEvents(t, logs, "session.ended")); n != 3 {
@@ -425,10 +425,13 @@ func TestAccountEndsSessions(t *testing.T) {
 	})
 
 	t.Run("this browser's own is signing out", func(t *testing.T) {
+		accountSignIn(t, p, p.Browser(t), "alice", "alice-password") // so that the page has a form, and a token
 		pg := openAccount(t, p, laptop)
 		var own string
 		for _, s := range sessionsOf(t, p, userByName(t, p, "alice").ID) {
-			own = s.IDHash // the laptop's is the only one left
+			if !slices.Contains(accountValues(accountSID, pg.Body), s.IDHash) {
+				own = s.IDHash // the one without an end button
+			}
 		}
 		got := accountPost(t, p, laptop, pg, "end_session", url.Values{"session": {own}}, sameOriginPost(p))
 		if !onAccountLogin(got) {
@@ -450,7 +453,7 @@ func TestAccountRefusesForgedForms(t *testing.T) {
 	b := p.Browser(t)
 	pg := accountSignIn(t, p, b, "alice", "alice-password")
 	otherPage := openAccount(t, p, other)
-	otherToken := pageText(accountCSRF, otherPage.Body)
+	otherToken := accountText(accountCSRF, otherPage.Body)
 	clientLogin := loginPage(t, p, p.Browser(t), nil)
 	_, clientFields := clientLogin.FormFields(t)
 
@@ -527,7 +530,7 @@ func TestAccountRevokesGrant(t *testing.T) {
 
 	b := p.Browser(t)
 	pg := accountSignIn(t, p, b, "alice", "alice-password")
-	if grants := fields(accountGrantID, pg.Body); !slices.Equal(grants, []string{"demo-web"}) {
+	if grants := accountValues(accountGrantID, pg.Body); !slices.Equal(grants, []string{"demo-web"}) {
 		t.Fatalf("alice's applications: %v", grants)
 	}
 
@@ -538,7 +541,7 @@ func TestAccountRevokesGrant(t *testing.T) {
 			if got.Status != http.StatusNotFound || !onAccount(got) {
 				t.Fatalf("revoke_grant %q: %d\n%s", id, got.Status, got.Body)
 			}
-			answers = append(answers, pageText(accountError, got.Body))
+			answers = append(answers, accountText(accountError, got.Body))
 		}
 		if answers[0] == "" || answers[0] != answers[1] || answers[1] != answers[2] {
 			t.Errorf("the answers differ: %q", answers)
@@ -550,7 +553,7 @@ func TestAccountRevokesGrant(t *testing.T) {
 
 	t.Run("the user's own", func(t *testing.T) {
 		got := accountPost(t, p, b, pg, "revoke_grant", url.Values{"client_id": {"demo-web"}}, sameOriginPost(p))
-		if !onAccount(got) || !strings.Contains(pageText(accountNotice, got.Body), "revoked") || len(fields(accountGrantID, got.Body)) != 0 {
+		if !onAccount(got) || !strings.Contains(accountText(accountNotice, got.Body), "revoked") || len(accountValues(accountGrantID, got.Body)) != 0 {
 			t.Fatalf("revoke_grant: %d\n%s", got.Status, got.Body)
 		}
 		if status, body := refresh(t, p, tok.RefreshToken, "", "demo-web", "demo-web-secret-not-for-production"); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
@@ -603,7 +606,7 @@ func TestAccountChangesPassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := accountPost(t, p, b, openAccount(t, p, b), "change_password", url.Values{"current_password": {tc.current},
 				"new_password": {tc.next}, "new_password_again": {tc.again}}, sameOriginPost(p))
-			if got.Status != tc.status || !onAccount(got) || pageText(accountError, got.Body) == "" {
+			if got.Status != tc.status || !onAccount(got) || accountText(accountError, got.Body) == "" {
 				t.Fatalf("%d, want %d with the reason:\n%s", got.Status, tc.status, got.Body)
 			}
 			if u := userByName(t, p, "carol"); u.PasswordHash != carol.PasswordHash {
@@ -617,7 +620,7 @@ func TestAccountChangesPassword(t *testing.T) {
 
 	got := accountPost(t, p, b, openAccount(t, p, b), "change_password", url.Values{"current_password": {"carol-old-password"},
 		"new_password": {"carol-new-password"}, "new_password_again": {"carol-new-password"}}, sameOriginPost(p))
-	if !onAccount(got) || !strings.Contains(pageText(accountNotice, got.Body), "password has been changed") {
+	if !onAccount(got) || !strings.Contains(accountText(accountNotice, got.Body), "password has been changed") {
 		t.Fatalf("change_password: %d\n%s", got.Status, got.Body)
 	}
 	if !onAccount(authtest.Get(t, b, p.URL+"/account")) {
@@ -652,12 +655,13 @@ func TestAccountChangesPassword(t *testing.T) {
 func TestAccountRefusesPasswordChangeOfFileUser(t *testing.T) {
 	t.Parallel()
 	p := authtest.Start(t, nil)
+	accountSignIn(t, p, p.Browser(t), "alice", "alice-password") // so that the page has a form, and a token
 	b := p.Browser(t)
 	pg := accountSignIn(t, p, b, "alice", "alice-password")
 	before := userByName(t, p, "alice")
 	got := accountPost(t, p, b, pg, "change_password", url.Values{"current_password": {"alice-password"},
 		"new_password": {"alice-new-password"}, "new_password_again": {"alice-new-password"}}, sameOriginPost(p))
-	if got.Status != http.StatusForbidden || !strings.Contains(pageText(accountError, got.Body), "managed by the server's configuration") {
+	if got.Status != http.StatusForbidden || !strings.Contains(accountText(accountError, got.Body), "managed by the server's configuration") {
 		t.Fatalf("change_password of a file user: %d\n%s", got.Status, got.Body)
 	}
 	if userByName(t, p, "alice").PasswordHash != before.PasswordHash {

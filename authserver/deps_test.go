@@ -27,6 +27,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/throttle", []string{"keys", "authserver/storage"}},
 		{"authserver/tlsserve", nil},
 		{"authserver/backchannel", nil},
+		{"authserver/dpop", nil}, // a leaf: std and go-jose only (authserver/dpop/deps_test.go)
 		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
 		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel",
 			"authserver/admin", "authserver/adminapi", "resource", "authserver/registration"}},

@@ -98,10 +98,15 @@ type Config struct {
 	// Logger receives fetch failures and rejected tokens (the reason only,
 	// never the token). Default: slog.Default().
 	Logger *slog.Logger
+	// DPoP configures the checks of DPoP-bound tokens (RFC 9449). The zero
+	// value accepts them for an API reached without a proxy; see
+	// DPoPConfig.
+	DPoP DPoPConfig
 }
 
-// withDefaults validates cfg and returns a copy with defaults filled in.
-func (cfg Config) withDefaults() (Config, error) {
+// withDefaults validates cfg and returns a copy with defaults filled in,
+// and its DPoP checks.
+func (cfg Config) withDefaults() (Config, *dpopCheck, error) {
 	var problems []string
 	if cfg.Issuer == "" {
 		problems = append(problems, "Issuer is required")
@@ -125,8 +130,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.KeyMaxAge < 0 {
 		problems = append(problems, "KeyMaxAge must not be negative")
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dpopCheck, dpopProblems := cfg.DPoP.check(cfg.Now)
+	problems = append(problems, dpopProblems...)
 	if len(problems) > 0 {
-		return cfg, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(problems, "; "))
+		return cfg, nil, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(problems, "; "))
 	}
 
 	cfg.Algorithms = append([]string(nil), cfg.Algorithms...) // the caller may reuse its slice
@@ -135,9 +145,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -154,7 +161,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return cfg, nil
+	return cfg, dpopCheck, nil
 }
 
 func (cfg Config) signatureAlgorithms() []jose.SignatureAlgorithm {

@@ -63,9 +63,12 @@ type IntrospectionConfig struct {
 	// Logger is used by the middleware for refused tokens and provider
 	// failures (never the token). Default: slog.Default().
 	Logger *slog.Logger
+	// DPoP configures the checks of DPoP-bound tokens (RFC 9449), whose
+	// binding the provider reports as cnf.jkt. See DPoPConfig.
+	DPoP DPoPConfig
 }
 
-func (cfg IntrospectionConfig) withDefaults() (IntrospectionConfig, error) {
+func (cfg IntrospectionConfig) withDefaults() (IntrospectionConfig, *dpopCheck, error) {
 	var problems []string
 	if cfg.Issuer == "" {
 		problems = append(problems, "Issuer is required")
@@ -81,8 +84,13 @@ func (cfg IntrospectionConfig) withDefaults() (IntrospectionConfig, error) {
 	if cfg.ClientSecret == "" {
 		problems = append(problems, "ClientSecret is required")
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dpopCheck, dpopProblems := cfg.DPoP.check(cfg.Now)
+	problems = append(problems, dpopProblems...)
 	if len(problems) > 0 {
-		return cfg, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(problems, "; "))
+		return cfg, nil, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(problems, "; "))
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = DefaultCacheTTL
@@ -90,13 +98,10 @@ func (cfg IntrospectionConfig) withDefaults() (IntrospectionConfig, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return cfg, nil
+	return cfg, dpopCheck, nil
 }
 
 // Introspector checks access tokens by asking the provider (RFC 7662), so
@@ -110,6 +115,7 @@ type Introspector struct {
 	now                    func() time.Time
 	ttl                    time.Duration // < 0: no cache
 	log                    *slog.Logger
+	dpop                   *dpopCheck
 
 	mu       sync.Mutex
 	cache    *answerCache                    // guarded by mu
@@ -129,7 +135,7 @@ type introspectionCall struct {
 // the provider cannot be reached, and errors caused by cfg itself wrap
 // ErrInvalidConfig. ctx bounds the discovery request only.
 func NewIntrospector(ctx context.Context, cfg IntrospectionConfig) (*Introspector, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, dpopCheck, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +161,7 @@ func NewIntrospector(ctx context.Context, cfg IntrospectionConfig) (*Introspecto
 		now:          cfg.Now,
 		ttl:          cfg.CacheTTL,
 		log:          cfg.Logger,
+		dpop:         dpopCheck,
 		cache:        newAnswerCache(maxCacheEntries),
 		inflight:     make(map[tokenKey]*introspectionCall),
 	}, nil
@@ -248,6 +255,7 @@ type introspectionResponse struct {
 	Issuer    string           `json:"iss"`
 	Audience  jwt.Audience     `json:"aud"` // a string or an array
 	ID        string           `json:"jti"`
+	Cnf       json.RawMessage  `json:"cnf"` // RFC 9449 §6.2: cnf.jkt of a DPoP-bound token
 }
 
 // introspect makes one request to the introspection endpoint and judges the
@@ -327,14 +335,19 @@ func (in *Introspector) check(r *introspectionResponse) (*Claims, error) {
 	case r.ID == "":
 		return nil, &TokenError{Reason: "token has no jti"}
 	}
+	cnf, err := parseConfirmation(r.Cnf)
+	if err != nil {
+		return nil, err
+	}
 	c := &Claims{
-		Issuer:    r.Issuer,
-		Subject:   r.Subject,
-		ClientID:  r.ClientID,
-		ID:        r.ID,
-		Audience:  []string(r.Audience),
-		Scopes:    strings.Fields(r.Scope),
-		ExpiresAt: r.Expiry.Time(),
+		Issuer:       r.Issuer,
+		Subject:      r.Subject,
+		ClientID:     r.ClientID,
+		ID:           r.ID,
+		Audience:     []string(r.Audience),
+		Scopes:       strings.Fields(r.Scope),
+		ExpiresAt:    r.Expiry.Time(),
+		Confirmation: cnf,
 	}
 	if r.IssuedAt != nil {
 		c.IssuedAt = r.IssuedAt.Time()

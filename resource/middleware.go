@@ -46,12 +46,19 @@ type challengeSettings interface {
 	challengeSettings() (realm string, log *slog.Logger)
 }
 
-// Authenticate lets through only requests with a valid bearer access token
-// in the Authorization header (RFC 6750 §2.1) and puts its Claims in the
-// request context. Tokens in the URL query are refused (RFC 9700 §2.5:
-// URLs end up in logs and Referer headers); tokens in a form body are
-// ignored. A token v refuses is answered 401; a verifier that cannot decide
-// (provider outage) is answered 503, see TokenVerifier.
+// Authenticate lets through only requests with a valid access token in the
+// Authorization header and puts its Claims in the request context: a bearer
+// token (RFC 6750 §2.1), or a DPoP-bound token with the DPoP scheme and a
+// DPoP proof for this request (RFC 9449 §7). A bound token sent as a bearer
+// token is refused, and so is an unbound one sent with the DPoP scheme.
+// Tokens in the URL query are refused (RFC 9700 §2.5: URLs end up in logs
+// and Referer headers); tokens in a form body are ignored. A token v refuses
+// is answered 401; a verifier that cannot decide (provider outage) is
+// answered 503, see TokenVerifier.
+//
+// Proofs are checked with the DPoPConfig of v when it is this package's
+// Verifier or Introspector (one replay cache per verifier), and with the
+// zero DPoPConfig otherwise (one replay cache per call of Authenticate).
 func Authenticate(v TokenVerifier, next http.Handler) http.Handler {
 	m := newMiddleware(v)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +86,7 @@ func RequireScope(v TokenVerifier, scope string, next http.Handler) http.Handler
 		}
 		if !c.HasScope(scope) {
 			m.writeChallenge(w, http.StatusForbidden, challenge{
+				scheme:      schemeOf(c),
 				code:        "insufficient_scope",
 				description: "the access token was not granted scope " + scope,
 				scope:       scope,
@@ -98,12 +106,20 @@ func (v *Verifier) RequireScope(scope string, next http.Handler) http.Handler {
 }
 
 func (v *Verifier) challengeSettings() (string, *slog.Logger) { return v.realm, v.log }
+func (v *Verifier) dpopSettings() *dpopCheck                  { return v.dpop }
+
+// dpopSettings is implemented by this package's verifiers to give the
+// middleware their DPoP checks, and with them their replay cache.
+type dpopSettings interface {
+	dpopSettings() *dpopCheck
+}
 
 // middleware is the state shared by Authenticate and RequireScope.
 type middleware struct {
 	v     TokenVerifier
 	realm string
 	log   *slog.Logger
+	dpop  *dpopCheck
 }
 
 func newMiddleware(v TokenVerifier) *middleware {
@@ -111,33 +127,70 @@ func newMiddleware(v TokenVerifier) *middleware {
 	if s, ok := v.(challengeSettings); ok {
 		m.realm, m.log = s.challengeSettings()
 	}
+	if s, ok := v.(dpopSettings); ok {
+		m.dpop = s.dpopSettings()
+	} else {
+		m.dpop = defaultDPoPCheck()
+	}
 	return m
 }
 
-// authenticate verifies the request's bearer token, or writes the RFC 6750
-// challenge (or the 503 of an undecidable token) and returns false.
+// authenticate verifies the request's access token, and its DPoP proof
+// when the token is bound, or writes the challenge (or the 503 of an
+// undecidable token) and returns false.
 func (m *middleware) authenticate(w http.ResponseWriter, r *http.Request) (*Claims, bool) {
-	raw, ch := bearerToken(r)
+	cred, ch := readCredentials(r, m.dpop.required)
 	if ch != nil {
 		m.writeChallenge(w, ch.status(), *ch)
 		return nil, false
 	}
-	c, err := m.v.Verify(r.Context(), raw)
-	if err == nil {
-		return c, true
+	c, err := m.v.Verify(r.Context(), cred.token)
+	if err != nil {
+		te, ok := errors.AsType[*TokenError](err)
+		if !ok {
+			// The error never contains the token: verifiers build it from
+			// provider URLs and statuses only.
+			m.log.WarnContext(r.Context(), "resource: cannot check access token; answering 503", "err", err)
+			writeUnavailable(w)
+			return nil, false
+		}
+		// Debug, not Warn: anyone on the internet can cause these.
+		m.log.DebugContext(r.Context(), "resource: access token refused", "reason", te.Reason, "err", err)
+		m.writeChallenge(w, http.StatusUnauthorized, challenge{scheme: cred.scheme, code: "invalid_token", description: te.Reason})
+		return nil, false
 	}
-	te, ok := errors.AsType[*TokenError](err)
-	if !ok {
-		// The error never contains the token: verifiers build it from
-		// provider URLs and statuses only.
-		m.log.WarnContext(r.Context(), "resource: cannot check access token; answering 503", "err", err)
+	ch, err = m.checkBinding(r, cred, c)
+	if err != nil {
+		m.log.WarnContext(r.Context(), "resource: cannot check DPoP proof; answering 503", "err", err)
 		writeUnavailable(w)
 		return nil, false
 	}
-	// Debug, not Warn: anyone on the internet can cause these.
-	m.log.DebugContext(r.Context(), "resource: access token refused", "reason", te.Reason, "err", err)
-	m.writeChallenge(w, http.StatusUnauthorized, challenge{code: "invalid_token", description: te.Reason})
-	return nil, false
+	if ch != nil {
+		m.log.DebugContext(r.Context(), "resource: access token refused", "reason", ch.description)
+		m.writeChallenge(w, ch.status(), *ch)
+		return nil, false
+	}
+	return c, true
+}
+
+// checkBinding applies RFC 9449 §7 to a token the verifier accepted: a
+// bound token needs the DPoP scheme and a valid proof by its key; an
+// unbound one the Bearer scheme. It returns the challenge of a refusal, or
+// an error when the proof could not be judged.
+func (m *middleware) checkBinding(r *http.Request, cred credentials, c *Claims) (*challenge, error) {
+	bound := c.Confirmation.JKT != ""
+	switch {
+	case cred.scheme == schemeBearer && bound:
+		// §7.2: otherwise a stolen bound token works without its key.
+		return &challenge{scheme: schemeBearer, code: "invalid_token",
+			description: "the access token is bound to a DPoP key; send it as Authorization: DPoP <token> with a DPoP proof"}, nil
+	case cred.scheme == schemeDPoP && !bound:
+		return &challenge{scheme: schemeDPoP, code: "invalid_token",
+			description: "the access token is not DPoP-bound; send it as Authorization: Bearer <token>"}, nil
+	case cred.scheme == schemeDPoP:
+		return m.dpop.verifyProof(r, cred.token, c.Confirmation.JKT)
+	}
+	return nil, nil
 }
 
 // writeUnavailable answers a request whose token could not be checked. It
@@ -154,10 +207,27 @@ func writeUnavailable(w http.ResponseWriter) {
 	}{"temporarily_unavailable", "the access token cannot be checked right now; retry later"})
 }
 
-// challenge is one RFC 6750 §3 error. An empty code means "no credentials
-// were sent": §3.1 says the response should then carry no error code.
+// Authentication schemes of the Authorization header.
+const (
+	schemeBearer = "Bearer" // RFC 6750
+	schemeDPoP   = "DPoP"   // RFC 9449 §7.1
+)
+
+// schemeOf is the scheme with which c's token was accepted: the DPoP scheme
+// is the only way in for a bound token, and the Bearer scheme for others.
+func schemeOf(c *Claims) string {
+	if c.Confirmation.JKT != "" {
+		return schemeDPoP
+	}
+	return schemeBearer
+}
+
+// challenge is one RFC 6750 §3 (or RFC 9449 §7.1) error. An empty code
+// means "no credentials were sent": §3.1 says the response should then
+// carry no error code.
 type challenge struct {
-	code        string // invalid_request | invalid_token | insufficient_scope | ""
+	scheme      string // the scheme whose challenge carries the error; "" is Bearer
+	code        string // invalid_request | invalid_token | insufficient_scope | invalid_dpop_proof | ""
 	description string
 	scope       string
 }
@@ -173,35 +243,84 @@ func (c challenge) status() int {
 	}
 }
 
-// bearerToken extracts the token of "Authorization: Bearer <token>".
-func bearerToken(r *http.Request) (string, *challenge) {
+// credentials are an access token and the scheme it came with.
+type credentials struct {
+	scheme string // schemeBearer or schemeDPoP
+	token  string
+}
+
+// readCredentials extracts "Authorization: Bearer <token>" or
+// "Authorization: DPoP <token>". With dpopRequired, Bearer is answered like
+// a scheme this API does not know.
+func readCredentials(r *http.Request, dpopRequired bool) (credentials, *challenge) {
+	noCredentials := "this API requires an access token in the Authorization header: Bearer <token>, or DPoP <token> with a DPoP proof"
+	if dpopRequired {
+		noCredentials = "this API requires a DPoP-bound access token: Authorization: DPoP <token> with a DPoP proof"
+	}
 	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
-		return "", &challenge{code: "invalid_request", description: "access tokens are not accepted in the URL query; send them in the Authorization header"}
+		return credentials{}, &challenge{code: "invalid_request", description: "access tokens are not accepted in the URL query; send them in the Authorization header"}
 	}
 	values := r.Header.Values("Authorization")
 	switch len(values) {
 	case 0:
-		return "", &challenge{description: "this API requires a bearer access token in the Authorization header"}
+		return credentials{}, &challenge{description: noCredentials}
 	case 1:
 	default:
-		return "", &challenge{code: "invalid_request", description: "more than one Authorization header"}
+		return credentials{}, &challenge{code: "invalid_request", description: "more than one Authorization header"}
 	}
 	scheme, token, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		// Another scheme (Basic, DPoP, ...) is not an attempt at bearer
-		// auth, so it gets the plain challenge, like no header at all.
-		return "", &challenge{description: "this API requires a bearer access token in the Authorization header"}
+	switch {
+	case strings.EqualFold(scheme, schemeBearer) && !dpopRequired:
+		scheme = schemeBearer
+	case strings.EqualFold(scheme, schemeDPoP):
+		scheme = schemeDPoP
+	default:
+		// Another scheme (Basic, ...) is not an attempt at the ones we
+		// take, so it gets the plain challenge, like no header at all.
+		return credentials{}, &challenge{description: noCredentials}
 	}
-	token = strings.TrimLeft(token, " ") // RFC 6750 §2.1: "Bearer" 1*SP b64token
+	// RFC 6750 §2.1: "Bearer" 1*SP b64token; RFC 9449 §7.1: "DPoP" 1*SP token68.
+	token = strings.TrimLeft(token, " ")
 	if token == "" || strings.ContainsAny(token, " \t") {
-		return "", &challenge{code: "invalid_request", description: "malformed Authorization header; expected: Bearer <token>"}
+		return credentials{}, &challenge{scheme: scheme, code: "invalid_request", description: "malformed Authorization header; expected: " + scheme + " <token>"}
 	}
-	return token, nil
+	return credentials{scheme: scheme, token: token}, nil
 }
 
-// writeChallenge writes the RFC 6750 WWW-Authenticate header and a JSON body
-// with the same error, uncacheable.
+// writeChallenge writes the WWW-Authenticate challenges and a JSON body
+// with the same error, uncacheable. There is one challenge per scheme this
+// API accepts (RFC 9449 §7.1 shows both together), the one carrying the
+// error first: Bearer (RFC 6750 §3) unless DPoP is required, and DPoP with
+// the algs parameter.
 func (m *middleware) writeChallenge(w http.ResponseWriter, status int, c challenge) {
+	var bearer, dpop challenge
+	if c.scheme == schemeDPoP {
+		dpop = c
+	} else {
+		bearer = c
+	}
+	h := w.Header()
+	h.Del("WWW-Authenticate")
+	dpopHeader := m.challengeHeader(schemeDPoP, dpop, `algs="`+m.dpop.algs+`"`)
+	if !m.dpop.required && c.scheme != schemeDPoP {
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeBearer, bearer, ""))
+	}
+	h.Add("WWW-Authenticate", dpopHeader)
+	if !m.dpop.required && c.scheme == schemeDPoP {
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeBearer, bearer, ""))
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error,omitempty"`
+		Description string `json:"error_description"`
+	}{c.code, c.description})
+}
+
+// challengeHeader is one scheme's challenge: realm, then c's error, then
+// extra.
+func (m *middleware) challengeHeader(scheme string, c challenge, extra string) string {
 	var params []string
 	if m.realm != "" {
 		params = append(params, `realm="`+quotedStringEscape(m.realm)+`"`)
@@ -212,15 +331,10 @@ func (m *middleware) writeChallenge(w http.ResponseWriter, status int, c challen
 	if c.scope != "" {
 		params = append(params, `scope="`+errorDescriptionChars(c.scope)+`"`)
 	}
-	h := w.Header()
-	h.Set("WWW-Authenticate", strings.TrimSpace("Bearer "+strings.Join(params, ", ")))
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error       string `json:"error,omitempty"`
-		Description string `json:"error_description"`
-	}{c.code, c.description})
+	if extra != "" {
+		params = append(params, extra)
+	}
+	return strings.TrimSpace(scheme + " " + strings.Join(params, ", "))
 }
 
 // errorDescriptionChars drops what RFC 6750 §3 does not allow in

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,9 @@ type Claims struct {
 	ExpiresAt time.Time
 	IssuedAt  time.Time
 	NotBefore time.Time // zero when the token has no nbf
+	// Confirmation is the key the token is bound to (cnf); zero for a
+	// bearer token.
+	Confirmation Confirmation
 }
 
 // HasScope reports whether the token was granted scope s.
@@ -65,8 +69,9 @@ func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
 // accessTokenClaims is the wire form of an RFC 9068 payload.
 type accessTokenClaims struct {
 	jwt.Claims
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
+	ClientID string          `json:"client_id"`
+	Scope    string          `json:"scope"`
+	Cnf      json.RawMessage `json:"cnf"`
 }
 
 // Verifier verifies access tokens of one issuer for one audience. It is safe
@@ -80,6 +85,7 @@ type Verifier struct {
 	leeway   time.Duration
 	log      *slog.Logger
 	keys     *remoteKeySet
+	dpop     *dpopCheck
 }
 
 // NewVerifier discovers the provider's JWKS through
@@ -92,7 +98,7 @@ type Verifier struct {
 // cfg itself wrap ErrInvalidConfig and are not worth retrying. ctx bounds the
 // start-up fetches only.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, dpopCheck, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +130,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		leeway:   cfg.Leeway,
 		log:      cfg.Logger,
 		keys:     keys,
+		dpop:     dpopCheck,
 	}, nil
 }
 
@@ -223,16 +230,21 @@ func (v *Verifier) checkClaims(c *accessTokenClaims) (*Claims, error) {
 	case c.ID == "":
 		return nil, &TokenError{Reason: "token has no jti"}
 	}
+	cnf, err := parseConfirmation(c.Cnf)
+	if err != nil {
+		return nil, err
+	}
 
 	out := &Claims{
-		Issuer:    c.Issuer,
-		Subject:   c.Subject,
-		ClientID:  c.ClientID,
-		ID:        c.ID,
-		Audience:  []string(c.Audience),
-		Scopes:    strings.Fields(c.Scope),
-		ExpiresAt: c.Expiry.Time(),
-		IssuedAt:  c.IssuedAt.Time(),
+		Issuer:       c.Issuer,
+		Subject:      c.Subject,
+		ClientID:     c.ClientID,
+		ID:           c.ID,
+		Audience:     []string(c.Audience),
+		Scopes:       strings.Fields(c.Scope),
+		ExpiresAt:    c.Expiry.Time(),
+		IssuedAt:     c.IssuedAt.Time(),
+		Confirmation: cnf,
 	}
 	if c.NotBefore != nil {
 		out.NotBefore = c.NotBefore.Time()

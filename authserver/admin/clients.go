@@ -158,8 +158,12 @@ func (s *Service) createClient(ctx context.Context, c NewClient, registrationTok
 	st.Owner = storage.OwnerDatabase
 	st.RegistrationTokenHash = registrationTokenHash
 	st.CreatedAt, st.UpdatedAt = now, now
-	if err := s.o.Store.UpsertClient(ctx, st); err != nil {
-		return Client{}, "", s.upsertFailed(err, cl.ID)
+	// Create, not upsert: of two creates of one id at once, the second is
+	// refused rather than replacing the first.
+	if err := s.o.Store.CreateClient(ctx, st); errors.Is(err, storage.ErrConflict) {
+		return Client{}, "", errorf(KindConflict, "client %s exists", cl.ID)
+	} else if err != nil {
+		return Client{}, "", err
 	}
 	created, err := s.GetClient(ctx, cl.ID)
 	return created, secret, err

@@ -59,13 +59,15 @@ func (s *Service) CreateUser(ctx context.Context, u NewUser) (User, error) {
 		return User{}, err
 	}
 	now := s.o.Now()
-	saved, err := s.o.Store.UpsertUser(ctx, storage.User{
+	// Create, not upsert: of two creates of one username at once, the
+	// second is refused rather than updating the first.
+	saved, err := s.o.Store.CreateUser(ctx, storage.User{
 		ID: id, Username: u.Username, Owner: storage.OwnerDatabase, PasswordHash: hash,
 		Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Claims: standardClaims(u.Claims),
 		CreatedAt: now, UpdatedAt: now,
 	})
-	if errors.Is(err, storage.ErrConflict) { // the file took it since the check
-		return User{}, s.fileOwned("user", u.Username, false)
+	if errors.Is(err, storage.ErrConflict) {
+		return User{}, errorf(KindConflict, "user %s exists", u.Username)
 	}
 	if err != nil {
 		return User{}, err

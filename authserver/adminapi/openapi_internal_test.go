@@ -32,8 +32,10 @@ var schemaTypes = []struct {
 	{"UserCreate", userInput{}, false},
 	{"UserPatch", admin.UserPatch{}, false},
 	{"UserList", userList{}, true},
-	{"UserClaims", config.UserClaims{}, true},
-	{"Address", config.Address{}, true},
+	// Claims are input (UserCreate, UserPatch) and output (User): a request
+	// may leave out any of them.
+	{"UserClaims", config.UserClaims{}, false},
+	{"Address", config.Address{}, false},
 	{"PasswordChange", passwordInput{}, false},
 	{"Session", admin.Session{}, true},
 	{"SessionList", sessionList{}, true},

@@ -17,7 +17,7 @@ import (
 // both name the same resource.
 func normalizeURL(raw string) (string, bool) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" || u.Host == "" {
+	if err != nil || u.Opaque != "" || u.Hostname() == "" {
 		return "", false
 	}
 	scheme := strings.ToLower(u.Scheme)

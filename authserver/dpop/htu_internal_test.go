@@ -30,7 +30,7 @@ func TestNormalizeURL(t *testing.T) {
 			t.Errorf("normalizeURL(%q) = %q, %v; want %q", c.in, got, ok, c.want)
 		}
 	}
-	for _, in := range []string{"", "/token", "server.example.com/token", "ftp://server.example.com/", "mailto:a@b", "https://", "https://h:x/", "https://h/%zz"} {
+	for _, in := range []string{"", "/token", "server.example.com/token", "ftp://server.example.com/", "mailto:a@b", "https://", "https://h:x/", "https://h/%zz", "http://:80/", "http://:#"} {
 		if got, ok := normalizeURL(in); ok {
 			t.Errorf("normalizeURL(%q) = %q, want refusal", in, got)
 		}

@@ -238,6 +238,11 @@ type ClientStore interface {
 	// so that neither the file nor the CLI overwrites the other's client;
 	// one of OwnerUnknown is taken over.
 	UpsertClient(ctx context.Context, c Client) error
+	// CreateClient stores a new client; ErrConflict, and nothing changed,
+	// when the id exists (whoever owns it), so that of two concurrent
+	// creates of one id exactly one succeeds and neither replaces the
+	// other. CreatedAt and UpdatedAt are stored as given.
+	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns ErrNotFound for an unknown id.
 	GetClient(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
@@ -258,6 +263,10 @@ type UserStore interface {
 	// stored user. It ends no session even when the hash changes: a
 	// password change goes through SetUserPassword.
 	UpsertUser(ctx context.Context, u User) (User, error)
+	// CreateUser stores a new user (with a random ID when u.ID is empty)
+	// and returns it; ErrConflict, and nothing changed, when the username
+	// or the ID exists.
+	CreateUser(ctx context.Context, u User) (User, error)
 	// SetUserPassword is a password change: it sets the user's hash and
 	// UpdatedAt (now) and, in the same transaction, ends everything the old
 	// password gave, as DeleteUser does but keeping the user: login sessions

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +44,7 @@ func newCLI(t *testing.T, extra string) *cli {
 // streams.
 func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
-	return runFull(c.t, stdin, append(slices.Clone(args), "--config", c.path)...)
+	return runFull(c.t, stdin, append([]string{"--config", c.path}, args...)...)
 }
 
 // ok runs a command that must succeed and returns its standard output.
@@ -145,6 +143,8 @@ func TestAdminExitCodes(t *testing.T) {
 	}{
 		{0, "", []string{"client", "list"}, ""},
 		{0, "", []string{"client", "show", "app"}, ""},
+		{0, "", []string{"client", "show", "app", "--output", "json"}, ""}, // flags after the arguments too
+		{exitNotFound, "", []string{"client", "show", "--", "-app"}, `no client "-app"`},
 
 		{exitError, "", []string{"client", "add", "--id", "bad", "--redirect-uri", "http://evil.example/cb", "--audience", "https://api.example.com"}, "--redirect-uri[0]"},
 		{exitError, "", []string{"client", "add", "--id", "bad", "--redirect-uri", "https://bad.example/cb", "--grant", "implicit", "--audience", "https://api.example.com"}, "--grant"},
@@ -501,7 +501,7 @@ func TestUserCommandsAtTheTokenEndpoint(t *testing.T) {
 		}
 	}
 	users := decode[[]admin.User](t, c.ok("", "user", "list", "--output", "json"))
-	if len(users) != 1 || users[0].Username != "dave" {
+	if len(users) != 2 || users[0].Username != "carol" || users[0].Owner != "file" || users[1].Username != "dave" {
 		t.Errorf("user list --output json: %+v", users)
 	}
 	if out := c.ok("", "user", "remove", "dave"); !strings.Contains(out, "removed") {
@@ -537,10 +537,7 @@ func TestKeysRotateNeedsForceBeforePublishLead(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("keys rotate --force: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "warning: ") || !strings.Contains(stderr, "reject the tokens") {
-		t.Errorf("keys rotate --force warns on stderr about relying parties: %q", stderr)
-	}
-	for _, want := range []string{"promoted ", "retired ", "KID"} {
+	for _, want := range []string{"promoted ", "retired ", "KID", "\nwarning: promoted before the end of its publish lead", "reject the tokens"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("keys rotate --force output lacks %q:\n%s", want, stdout)
 		}
@@ -565,8 +562,8 @@ func TestRegistrationTokens(t *testing.T) {
 	if len(token) < 43 || !strings.Contains(stdout, "shown once") {
 		t.Fatalf("registration-token create:\n%s", stdout)
 	}
-	if !strings.Contains(stderr, "registration.mode is off") {
-		t.Errorf("no note that registration is off: %q", stderr)
+	if !strings.Contains(stderr, "only with registration.mode: initial_access_token") || !strings.Contains(stderr, "registration_mode=off") {
+		t.Errorf("no warning that registration is off: %q", stderr)
 	}
 	created := decode[registrationTokenCreated](t, c.ok("", "registration-token", "create", "--output", "json"))
 	if created.Token == "" || created.Token == token || created.UsesLeft != 1 || created.ID == "" {
@@ -609,6 +606,7 @@ func TestSessionsAndGrants(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, "")
 	dave := decode[admin.User](t, c.ok("dave-password\n", "user", "add", "--output", "json", "dave"))
+	c.ok("", "client", "add", "--id", "app", "--public", "--redirect-uri", "https://app.example/cb", "--audience", "https://api.example.com")
 	st := c.store()
 	ctx := context.Background()
 	now := time.Now()
@@ -621,7 +619,7 @@ func TestSessionsAndGrants(t *testing.T) {
 		}
 		ids = append(ids, s.IDHash)
 	}
-	if _, err := st.GrantConsent(ctx, dave.ID, "cli", "openid profile", now); err != nil {
+	if _, err := st.GrantConsent(ctx, dave.ID, "app", "openid profile", now); err != nil {
 		t.Fatal(err)
 	}
 
@@ -646,20 +644,20 @@ func TestSessionsAndGrants(t *testing.T) {
 	}
 
 	grants := decode[[]admin.Grant](t, c.ok("", "grant", "list", "--output", "json", "dave"))
-	if len(grants) != 1 || grants[0].ClientID != "cli" || !reflect.DeepEqual(grants[0].Scopes, []string{"openid", "profile"}) {
+	if len(grants) != 1 || grants[0].ClientID != "app" || !reflect.DeepEqual(grants[0].Scopes, []string{"openid", "profile"}) {
 		t.Fatalf("grant list --output json: %+v", grants)
 	}
 	if text := c.ok("", "grant", "list", "dave"); !strings.Contains(text, "openid profile") {
 		t.Errorf("grant list:\n%s", text)
 	}
-	c.ok("", "grant", "revoke", "dave", "cli")
+	c.ok("", "grant", "revoke", "dave", "app")
 	if out := strings.TrimSpace(c.ok("", "grant", "list", "--output", "json", "dave")); out != "[]" {
 		t.Errorf("grant list after revoke: %s", out)
 	}
-	if _, err := st.GetConsent(ctx, dave.ID, "cli"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := st.GetConsent(ctx, dave.ID, "app"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("the revoked grant is still in the store: %v", err)
 	}
-	c.want(exitNotFound, "", "grant", "revoke", "dave", "cli")
+	c.want(exitNotFound, "", "grant", "revoke", "dave", "app")
 }
 
 // The audit events of the commands go to stderr, by=cli, and never carry
@@ -673,7 +671,7 @@ func TestAdminAuditOnStderr(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	_, rotated, rotErr := c.run("", "client", "rotate-secret", "svc")
-	_, _, tokErr := c.run("", "registration-token", "create")
+	_, token, tokErr := c.run("", "registration-token", "create")
 	var events []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(stderr+rotErr+tokErr), "\n") {
 		var rec map[string]any
@@ -691,9 +689,10 @@ func TestAdminAuditOnStderr(t *testing.T) {
 	if !reflect.DeepEqual(names, []string{"client.created", "client.secret_rotated", "registration_token.created"}) {
 		t.Errorf("events %v", names)
 	}
-	for _, secret := range []string{addedSecret(t, stdout), addedSecret(t, rotated)} {
-		if bytes.Contains([]byte(stderr+rotErr+tokErr), []byte(secret)) {
-			t.Errorf("the log carries a secret")
+	for what, secret := range map[string]string{"client secret": addedSecret(t, stdout), "rotated secret": addedSecret(t, rotated),
+		"initial access token": addedSecret(t, token)} {
+		if strings.Contains(stderr+rotErr+tokErr, secret) {
+			t.Errorf("the log carries the %s", what)
 		}
 	}
 }

@@ -135,19 +135,43 @@ func execute(ctx context.Context, e *env, c *command, args []string) error {
 		fmt.Fprint(e.stdout, leafUsage(c, fs))
 		return nil
 	}
-	if err := fs.Parse(args); err != nil {
+	args, err := parseInterspersed(fs, args)
+	if err != nil {
 		return &usageError{msg: err.Error(), usage: leafUsage(c, fs)}
 	}
-	if msg := c.checkArgs(fs.Args()); msg != "" {
+	if msg := c.checkArgs(args); msg != "" {
 		return &usageError{msg: msg, usage: leafUsage(c, fs)}
 	}
-	err := run(ctx, e, fs.Args())
+	err = run(ctx, e, args)
 	// A mistake only the command can see (flags that exclude each other).
 	var ae argError
 	if errors.As(err, &ae) {
 		return &usageError{msg: c.name + ": " + string(ae), usage: leafUsage(c, fs)}
 	}
 	return err
+}
+
+// parseInterspersed parses the flags wherever they are among the positional
+// arguments, which it returns: `user add dave --email d@example.com` as well
+// as `user add --email d@example.com dave`. After "--" every argument is
+// positional, for one that starts with a dash.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		// Parse stops at the first positional argument, or consumes "--".
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 // argError is a usage mistake found by a command's action; execute turns it
@@ -168,9 +192,9 @@ func (c *command) checkArgs(args []string) string {
 	case n < c.nargs:
 		return fmt.Sprintf("%s needs %s", c.name, c.args)
 	case most == 1:
-		return fmt.Sprintf("%s takes one %s, got %q (flags go before it)", c.name, c.args, args)
+		return fmt.Sprintf("%s takes one %s, got %q", c.name, c.args, args)
 	}
-	return fmt.Sprintf("%s takes %s, got %q (flags go before them)", c.name, c.args, args)
+	return fmt.Sprintf("%s takes %s, got %q", c.name, c.args, args)
 }
 
 func (c *command) flagSet() (*flag.FlagSet, action) {

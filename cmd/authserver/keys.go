@@ -43,11 +43,6 @@ var keysRotateCommand = &command{
 			if err != nil {
 				return err
 			}
-			if r.Warning != "" {
-				// Also in text mode it must reach the person who forced it,
-				// even when stdout goes to a file.
-				fmt.Fprintf(a.errOut, "authserver: warning: %s\n", r.Warning)
-			}
 			r.Before, r.After = nonNil(r.Before), nonNil(r.After)
 			r.Created, r.Promoted, r.Retired = nonNil(r.Created), nonNil(r.Promoted), nonNil(r.Retired)
 			return out.show(a.out, r, func() error { return printRotation(a.out, r) })
@@ -67,6 +62,9 @@ func printRotation(w io.Writer, r admin.Rotation) error {
 	}
 	if len(r.Created)+len(r.Promoted)+len(r.Retired) == 0 {
 		fmt.Fprintln(w, "nothing changed")
+	}
+	if r.Warning != "" {
+		fmt.Fprintf(w, "\nwarning: %s\n", r.Warning)
 	}
 	fmt.Fprintln(w)
 	return printKeys(w, r.After)

@@ -33,8 +33,9 @@ var registrationTokenCreateCommand = &command{
 				return inFlags(err, map[string]string{"ttl": "--ttl", "uses": "--uses", "description": "--description"})
 			}
 			if m := a.cfg.Registration.Mode; m != config.RegistrationInitialAccessToken {
-				fmt.Fprintf(a.errOut, "authserver: note: registration.mode is %s; the endpoint takes this token only with registration.mode: %s\n",
-					m, config.RegistrationInitialAccessToken)
+				// In the log, which keeps its format (JSON for collectors).
+				a.log.Warn("the registration endpoint takes initial access tokens only with registration.mode: "+config.RegistrationInitialAccessToken,
+					"registration_mode", m)
 			}
 			return out.show(a.out, registrationTokenCreated{rt, token}, func() error {
 				_, err := fmt.Fprintf(a.out, "registration token %s created: %d use(s) until %s; the token (shown once, stored only as a hash):\n%s\n",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -526,5 +527,73 @@ var endSessionCases = []testCase{
 		got, err := s.GetRefreshToken(ctx, r.TokenHash)
 		mustOK(t, "token without a session", err)
 		mustEqual(t, "token without a session", got, r)
+	}},
+}
+
+// ---- create-only ----
+
+// createCases specify CreateClient and CreateUser: what the admin service
+// creates must never replace what someone else created at the same moment.
+var createCases = []testCase{
+	{"CreateClient", func(t *testing.T, s storage.Store) {
+		want := fullClient("web")
+		mustOK(t, "create", s.CreateClient(t.Context(), want))
+		got, err := s.GetClient(t.Context(), "web")
+		mustOK(t, "get", err)
+		mustEqual(t, "client", got, want)
+		other := fullClient("web")
+		other.Name = "Another"
+		mustErr(t, "create again", s.CreateClient(t.Context(), other), storage.ErrConflict)
+		got, _ = s.GetClient(t.Context(), "web")
+		mustEqual(t, "client after the refused create", got, want)
+	}},
+	{"CreateClientRace", func(t *testing.T, s storage.Store) {
+		for round := range raceRounds {
+			id := fmt.Sprintf("race-%d", round)
+			errs := make([]error, concurrency)
+			var wg sync.WaitGroup
+			for i := range concurrency {
+				wg.Go(func() {
+					c := fullClient(id)
+					c.Name = fmt.Sprintf("creator %d", i)
+					errs[i] = s.CreateClient(t.Context(), c)
+				})
+			}
+			wg.Wait()
+			winner := -1
+			for i, err := range errs {
+				switch {
+				case err == nil && winner >= 0:
+					t.Fatalf("round %d: creators %d and %d both succeeded", round, winner, i)
+				case err == nil:
+					winner = i
+				case !errors.Is(err, storage.ErrConflict):
+					t.Fatalf("round %d: creator %d: %v, want ErrConflict", round, i, err)
+				}
+			}
+			got, err := s.GetClient(t.Context(), id)
+			mustOK(t, "get", err)
+			if winner < 0 || got.Name != fmt.Sprintf("creator %d", winner) {
+				t.Fatalf("round %d: stored %q, winner %d", round, got.Name, winner)
+			}
+		}
+	}},
+	{"CreateUser", func(t *testing.T, s storage.Store) {
+		created, err := s.CreateUser(t.Context(), user("alice"))
+		mustOK(t, "create", err)
+		if !isHex128(created.ID) {
+			t.Fatalf("created id %q, want 128 random bits in hex", created.ID)
+		}
+		again := user("alice")
+		again.Email = "other@example.com"
+		_, err = s.CreateUser(t.Context(), again)
+		mustErr(t, "create the same username", err, storage.ErrConflict)
+		sameID := user("bob")
+		sameID.ID = created.ID
+		_, err = s.CreateUser(t.Context(), sameID)
+		mustErr(t, "create with a taken id", err, storage.ErrConflict)
+		got, err := s.GetUserByUsername(t.Context(), "alice")
+		mustOK(t, "get", err)
+		mustEqual(t, "user after the refused creates", got, created)
 	}},
 }

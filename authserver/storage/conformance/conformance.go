@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"SessionDetails", sessionDetailCases},
 		{"RegistrationTokens", registrationTokenCases},
 		{"EndSession", endSessionCases},
+		{"Create", createCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
 		{"Availability", availabilityCases},

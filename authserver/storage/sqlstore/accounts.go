@@ -36,6 +36,15 @@ func (s *Store) UpsertClient(ctx context.Context, c storage.Client) error {
 	return nil
 }
 
+// CreateClient inserts a new client; a taken id is storage.ErrConflict (the
+// primary key decides, so concurrent creates cannot both succeed).
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
+	if err := checkOwner(c.Owner); err != nil {
+		return err
+	}
+	return s.insert(ctx, "create client", s.q.createClient, clientArgs(c))
+}
+
 // checkOwner refuses an owner that no reader would understand.
 func checkOwner(o storage.Owner) error {
 	switch o {
@@ -129,6 +138,25 @@ func (s *Store) UpsertUser(ctx context.Context, u storage.User) (storage.User, e
 			return storage.User{}, storage.ErrConflict
 		}
 		return storage.User{}, failed("upsert user", err)
+	}
+	return stored, nil
+}
+
+// CreateUser inserts a new user; a taken username or id is
+// storage.ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
+	if err := checkOwner(u.Owner); err != nil {
+		return storage.User{}, err
+	}
+	if u.ID == "" {
+		u.ID = randomID()
+	}
+	stored, err := scanUser(s.w.QueryRowContext(ctx, s.q.createUser, userArgs(u)...))
+	if err != nil {
+		if s.d.uniqueViolation(err) {
+			return storage.User{}, storage.ErrConflict
+		}
+		return storage.User{}, failed("create user", err)
 	}
 	return stored, nil
 }

@@ -27,6 +27,7 @@ type queries struct {
 	migrationApplied, recordMigration, schemaVersion string
 
 	upsertClient, getClient, listClients, deleteClient                    string
+	createClient, createUser                                              string
 	revokeClientFamilies, deleteClientFamilyTokens, deleteClientAuthCodes string
 
 	upsertUser, getUser, getUserByUsername, listUsers, deleteUser                       string
@@ -78,6 +79,7 @@ func newQueries(d dialect) queries {
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE clients.owner = excluded.owner OR clients.owner = 'unknown'`),
+		createClient: r(`INSERT INTO clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getClient:    r(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`),
 		listClients:  r(`SELECT ` + clientCols + ` FROM clients ORDER BY id`),
 		deleteClient: r(`DELETE FROM clients WHERE id = ?`),
@@ -113,6 +115,7 @@ func newQueries(d dialect) queries {
 			RETURNING ` + userCols),
 		setUserPassword:   r(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`),
 		setUserDisabled:   r(`UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`),
+		createUser:        r(`INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + userCols),
 		getUser:           r(`SELECT ` + userCols + ` FROM users WHERE id = ?`),
 		getUserByUsername: r(`SELECT ` + userCols + ` FROM users WHERE username = ?`),
 		listUsers:         r(`SELECT ` + userCols + ` FROM users ORDER BY username`),
