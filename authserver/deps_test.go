@@ -30,14 +30,14 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/dpop", nil}, // a leaf: std and go-jose only (authserver/dpop/deps_test.go)
 		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
 		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel",
-			"authserver/admin", "authserver/adminapi", "resource", "authserver/registration"}},
+			"authserver/admin", "authserver/adminapi", "resource", "authserver/dpop", "authserver/registration"}},
 		// The administration service validates with config's rules and
 		// works on the store and keys directly; never on package authserver.
 		{"authserver/admin", []string{"authserver/storage", "keys", "authserver/password", "authserver/observe", "config"}},
 		// The admin API verifies its tokens with package resource, as any
-		// API of ours would (dogfooding); resource itself imports nothing of
-		// ours (resource/deps_test.go).
-		{"authserver/adminapi", []string{"authserver/admin", "resource", "authserver/storage", "authserver/observe", "authserver/password", "config", "keys"}},
+		// API of ours would (dogfooding); resource itself imports only the
+		// leaf dpop of ours (resource/deps_test.go).
+		{"authserver/adminapi", []string{"authserver/admin", "resource", "authserver/dpop", "authserver/storage", "authserver/observe", "authserver/password", "config", "keys"}},
 		// Dynamic registration maps RFC 7591 metadata onto the admin service;
 		// keys and password come with admin.
 		{"authserver/registration", []string{"authserver/admin", "authserver/storage", "authserver/observe", "config", "keys", "authserver/password"}},

@@ -16,7 +16,25 @@
 //   - net/http middleware speaking RFC 6750 (WWW-Authenticate, invalid_token,
 //     insufficient_scope), with the verified Claims in the request context.
 //     Authenticate and RequireScope take any TokenVerifier, so an API
-//     switches between the two modes without touching its routes.
+//     switches between the two modes without touching its routes;
+//   - sender-constrained tokens (RFC 9449 DPoP) in the same middleware.
+//
+// # DPoP-bound tokens
+//
+// A token whose cnf.jkt names a key (Claims.Confirmation) is accepted only
+// as "Authorization: DPoP <token>" with a DPoP header holding a proof made
+// for this request: signed by that key, for this method and URL, with ath
+// the token's hash, recent, and never seen before by this verifier (an
+// in-memory, bounded jti cache per Verifier or Introspector). The same
+// token sent as a Bearer token is refused (RFC 9449 §7.2), and so is an
+// unbound token sent with the DPoP scheme, so that a stolen bound token is
+// useless without its key. Unbound Bearer tokens work as before: an API
+// that configures nothing accepts both kinds, and answers 401 with a
+// challenge for each scheme (WWW-Authenticate: Bearer ..., and DPoP
+// algs="..."), the one that failed carrying the error; a problem with the
+// proof itself is error="invalid_dpop_proof". DPoPConfig sets the public URL
+// behind a proxy (the proof names the URL the client used), the algorithms,
+// and Required, which turns Bearer tokens away altogether.
 //
 // # Introspection mode
 //
@@ -36,7 +54,9 @@
 // *TokenError is answered 503.
 //
 // It is meant to be copied into, or imported by, third-party APIs, so it
-// imports only the standard library and github.com/go-jose/go-jose/v4. It must
-// never import anything else of this module (authserver, keys, config, ...):
-// a resource server talks to the provider over HTTP only.
+// imports only the standard library, github.com/go-jose/go-jose/v4 and
+// authserver/dpop (DPoP proofs; itself a leaf that imports nothing but
+// those two). It must never import anything else of this module
+// (authserver, keys, config, ...): a resource server talks to the provider
+// over HTTP only.
 package resource

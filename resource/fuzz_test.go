@@ -57,6 +57,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	for _, seed := range []string{
 		"Bearer " + sign(f, iss.key("ES256"), "at+jwt", iss.claims(clock.Now())),
 		"", "Bearer", "Bearer ", "bearer x", "Basic abc", "Bearer a b", "Bearer\tx", " Bearer x",
+		"DPoP", "DPoP ", "dpop x", "DPoP a b", "DPoP " + sign(f, iss.key("ES256"), "at+jwt", iss.claims(clock.Now())),
 	} {
 		f.Add(seed)
 	}

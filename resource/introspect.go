@@ -217,6 +217,7 @@ func (in *Introspector) RequireScope(scope string, next http.Handler) http.Handl
 }
 
 func (in *Introspector) challengeSettings() (string, *slog.Logger) { return in.audience, in.log }
+func (in *Introspector) dpopSettings() *dpopCheck                  { return in.dpop }
 
 // run performs call and caches its answer, unless it is a provider failure:
 // those say nothing about the token.

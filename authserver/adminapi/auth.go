@@ -25,6 +25,8 @@ type TokenState interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 }
 
+var _ TokenState = storage.Store(nil)
+
 // authenticator decides who calls. Its refusals are RFC 6750 challenges
 // with a problem+json body, each audited as admin.denied.
 type authenticator struct {

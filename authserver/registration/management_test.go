@@ -44,6 +44,16 @@ func TestReadRegistration(t *testing.T) {
 	if r.Body["client_secret_expires_at"] != float64(0) || r.Body["client_id_issued_at"] != reg.Body["client_id_issued_at"] {
 		t.Errorf("client_secret_expires_at %v, client_id_issued_at %v", r.Body["client_secret_expires_at"], r.Body["client_id_issued_at"])
 	}
+
+	// What the store does not keep is read back from what it does.
+	native := register(t, p, map[string]any{"application_type": "native", "token_endpoint_auth_method": "none", "redirect_uris": []string{"com.example.app:/cb"}})
+	r = send(t, http.MethodGet, native.str("registration_client_uri"), native.str("registration_access_token"), "")
+	if r.Status != http.StatusOK || r.str("application_type") != "native" || r.str("token_endpoint_auth_method") != "none" {
+		t.Errorf("GET a public native client: %d %s", r.Status, r.Raw)
+	}
+	if _, ok := r.Body["client_secret_expires_at"]; ok {
+		t.Error("a public client has client_secret_expires_at")
+	}
 }
 
 // TestManagementRefusesEveryWrongToken: every failure is the same 401

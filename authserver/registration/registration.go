@@ -256,7 +256,7 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, id string) 
 	c, err := h.svc.RegisteredClient(ctx, id, token)
 	if err != nil {
 		if admin.KindOf(err) == admin.KindNotFound {
-			h.denied(ctx, "registration access token not valid for the client", slog.String("client_id", id))
+			h.denied(ctx, "registration access token not valid for the client", slog.String("client_id", truncate(id, 255)))
 			writeError(w, errBadToken(badRegistrationToken))
 		} else {
 			h.failed(w, r, err)
@@ -265,6 +265,14 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	observe.SetClientID(ctx, c.ID)
 	return c, token, true
+}
+
+// truncate bounds a value the caller chose before it is logged.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // denied records a refused credential. The token itself is never logged.

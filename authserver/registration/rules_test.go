@@ -2,10 +2,12 @@ package registration_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,35 +146,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 // private addresses (the configuration's rules allow loopback http).
 func TestBackchannelURIOnAPublicIssuer(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := authtest.TestConfig(dir)
-	cfg.Issuer = "https://auth.example.com"
-	cfg.Registration.Mode = config.RegistrationOpen
-	cfg.Registration.ForceOpen = true
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("test configuration: %v", err)
-	}
-	ctx := context.Background()
-	store, err := setup.OpenStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if filepath.Dir(cfg.Storage.DSN) != dir {
-		t.Fatalf("the store is not in the test's directory: %s", cfg.Storage.DSN)
-	}
-	log := slog.New(slog.DiscardHandler)
-	h, err := registration.New(registration.Options{
-		Service: admin.New(admin.Options{Store: store, Config: cfg, Logger: log}), Clients: store, Config: cfg, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("POST /register", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv, _ := publicHandler(t)
 
 	for _, tc := range []struct {
 		uri     string
@@ -204,4 +178,98 @@ func TestBackchannelURIOnAPublicIssuer(t *testing.T) {
 			wantError(t, r, http.StatusBadRequest, "invalid_client_metadata", tc.mention)
 		})
 	}
+}
+
+// publicHandler serves the registration endpoint of a server at
+// https://auth.example.com (registration open by force) on a real SQLite
+// store, without the rest of the provider. It returns its test server and
+// the admin service.
+func publicHandler(t testing.TB) (*httptest.Server, *admin.Service) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := authtest.TestConfig(dir)
+	cfg.Issuer = "https://auth.example.com"
+	cfg.Registration.Mode = config.RegistrationOpen
+	cfg.Registration.ForceOpen = true
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test configuration: %v", err)
+	}
+	store, err := setup.OpenStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if filepath.Dir(cfg.Storage.DSN) != dir {
+		t.Fatalf("the store is not in the test's directory: %s", cfg.Storage.DSN)
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc := admin.New(admin.Options{Store: store, Config: cfg, Logger: log})
+	h, err := registration.New(registration.Options{Service: svc, Clients: store, Config: cfg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /register", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, svc
+}
+
+// FuzzRegistration: whatever the body, the endpoint answers 201 or one of
+// the RFC's errors (never 5xx), and a client it registers has only what
+// registration allows: the allowed scopes and grant types, no admin scope,
+// no password grant, no audience, consent, no introspection.
+func FuzzRegistration(f *testing.F) {
+	for _, seed := range []string{
+		`{"redirect_uris":["https://app.example.com/cb"]}`,
+		`{"redirect_uris":["com.example.app:/cb"],"application_type":"native","token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`,
+		`{"redirect_uris":["https://app.example.com/cb"],"scope":"openid admin","grant_types":["password"]}`,
+		`{"redirect_uris":["https://app.example.com/cb"],"skip_consent":true,"audience":["x"],"allow_introspection":true}`,
+		`{"redirect_uris":["https://a/cb"],"redirect_uris":["https://b/cb"]}`,
+		`{"redirect_uris":null,"grant_types":["client_credentials"],"response_types":[]}`,
+		`{"software_statement":"a.b.c"}`,
+		`[1,2]`, `{`, `{"scope":"\u0000"}`,
+	} {
+		f.Add(seed)
+	}
+	srv, svc := publicHandler(f)
+	allowedScopes := []string{"openid", "profile", "email", "offline_access"}
+	f.Fuzz(func(t *testing.T, body string) {
+		resp, err := http.Post(srv.URL+"/register", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%d, not JSON: %v", resp.StatusCode, err)
+		}
+		if resp.StatusCode != http.StatusCreated {
+			code, _ := got["error"].(string)
+			if resp.StatusCode != http.StatusBadRequest || !slices.Contains([]string{"invalid_redirect_uri", "invalid_client_metadata", "invalid_software_statement"}, code) {
+				t.Fatalf("answer %d %v", resp.StatusCode, got)
+			}
+			return
+		}
+		id, _ := got["client_id"].(string)
+		c, err := svc.GetClient(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SkipConsent || c.AllowIntrospection || len(c.Audience) != 0 || !c.Registered {
+			t.Errorf("registered %+v", c)
+		}
+		for _, s := range c.Scopes {
+			if !slices.Contains(allowedScopes, s) {
+				t.Errorf("registered scope %q", s)
+			}
+		}
+		for _, g := range c.GrantTypes {
+			if g != "authorization_code" && g != "refresh_token" {
+				t.Errorf("registered grant %q", g)
+			}
+		}
+	})
 }

@@ -31,6 +31,12 @@ type Server struct {
 	// the public listener. Either nil means no metrics listener.
 	Metrics         http.Handler
 	MetricsListener net.Listener
+	// Admin serves AdminListener, plain http, kept off the public listener
+	// like the metrics: the administration API, whose listener the
+	// operator keeps on loopback or a private network. Either nil means no
+	// admin listener.
+	Admin         http.Handler
+	AdminListener net.Listener
 	// Background loops run with a context that ends after the listeners
 	// have drained; Run returns once they all have.
 	Background []func(context.Context)
@@ -57,7 +63,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	public := s.httpServer(s.Handler, log)
 	servers := []*http.Server{public}
 	if s.Cert != nil {
@@ -73,6 +79,12 @@ func (s *Server) Run(ctx context.Context) error {
 		servers = append(servers, m)
 		go func() { errc <- m.Serve(s.MetricsListener) }()
 		log.Info("metrics listening", "addr", s.MetricsListener.Addr().String(), "url", "http://"+s.MetricsListener.Addr().String()+"/metrics")
+	}
+	if s.Admin != nil && s.AdminListener != nil {
+		a := s.httpServer(s.Admin, log)
+		servers = append(servers, a)
+		go func() { errc <- a.Serve(s.AdminListener) }()
+		log.Info("admin API listening", "addr", s.AdminListener.Addr().String())
 	}
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

@@ -438,3 +438,73 @@ func TestCertPool(t *testing.T) {
 		}
 	}
 }
+
+// The admin handler is served on its own listener, plain http, with every
+// path its own, and is drained on shutdown like the others: a request in
+// flight there is answered before Run returns, and the listener is closed
+// after.
+func TestRunServesAdminOnItsOwnListener(t *testing.T) {
+	t.Parallel()
+	aln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/admin/v1/slow" {
+			close(entered)
+			<-release
+		}
+		io.WriteString(w, "admin "+r.URL.Path)
+	})
+	r := start(t, &Server{Admin: admin, AdminListener: aln})
+	url := "http://" + aln.Addr().String()
+	resp, err := http.Get(url + "/admin/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "admin /admin/v1/openapi.json" {
+		t.Errorf("admin listener: %q", b)
+	}
+	if !strings.Contains(r.log.String(), "admin API listening") || !strings.Contains(r.log.String(), aln.Addr().String()) {
+		t.Errorf("the admin address is not logged:\n%s", r.log)
+	}
+	// The public listener does not serve the admin handler.
+	resp, err = http.Get("http://" + r.addr + "/admin/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "ok" {
+		t.Errorf("public listener: %q", b)
+	}
+
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url + "/admin/v1/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- string(b)
+	}()
+	<-entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	waitFor(t, r.log, "shutting down")
+	close(release)
+	if body := <-got; body != "admin /admin/v1/slow" {
+		t.Errorf("in-flight admin request: %q", body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(url + "/admin/v1/openapi.json"); err == nil {
+		t.Error("the admin listener outlives Run")
+	}
+}

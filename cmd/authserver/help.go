@@ -313,6 +313,10 @@ Environment: ` + config.EnvConfig + `, ` + config.EnvListen + `, ` + config.EnvI
 ` + config.EnvStorageDriver + `, ` + config.EnvStorageDSN + ` override the file;
 AUTHSERVER_KEY_ENCRYPTION_KEY (base64 of 32 bytes) seals the signing keys.
 
+Exit status: 0 done, 1 error, 2 usage mistake, 3 not found, 4 conflict (the id exists, the
+entry belongs to the configuration file, or the change is unsafe without --force).
+The administration commands print text, or one JSON document with --output json.
+
 Run 'authserver help COMMAND' for the flags of a command.
 `)
 	return b.String()

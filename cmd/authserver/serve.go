@@ -71,6 +71,16 @@ func serve(ctx context.Context, cfg config.Config, opts serveOptions, log *slog.
 			return fmt.Errorf("observability.metrics_listen: %w", err)
 		}
 	}
+	if cfg.Admin.Listen != "" && app.AdminAPI != nil {
+		srv.Admin = app.AdminAPI
+		if srv.AdminListener, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			srv.Listener.Close()
+			if srv.MetricsListener != nil {
+				srv.MetricsListener.Close()
+			}
+			return fmt.Errorf("admin.listen: %w", err)
+		}
+	}
 	log.Info("authserver listening", "issuer", cfg.Issuer, "addr", srv.Listener.Addr().String(), "tls", cert != nil, "storage", cfg.Storage.Driver)
 	if opts.Demo {
 		log.Info("next: start the sample API with `go run ./cmd/resource` and the demo client with `go run ./cmd/democlient`, then open http://127.0.0.1:9094 (user alice, password alice-password)")

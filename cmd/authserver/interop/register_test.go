@@ -22,17 +22,24 @@ import (
 
 // TestOpenIDClientDynamicRegistration: a relying party we did not write
 // registers itself. openid-client's dynamicClientRegistration() (RFC 7591)
-// against the built binary with registration.mode open on its loopback
-// issuer (testdata/rp/register.mjs) registers a confidential web client and
-// a public native one and runs the code flow with PKCE with each (login,
-// consent, ID token verified, userinfo, refresh). Then this test manages
-// the confidential registration as RFC 7592 says: read it with its
-// registration access token, be refused with a wrong one, delete it.
+// against the built binary (testdata/rp/register.mjs) registers a
+// confidential web client and a public native one and runs the code flow
+// with PKCE with each (login, consent, ID token verified, userinfo,
+// refresh). Then this test manages the confidential registration as RFC
+// 7592 says: read it with its registration access token, be refused with a
+// wrong one, delete it. Once with registration.mode open on the loopback
+// issuer, once with initial_access_token and a token made with
+// `authserver registration-token create`.
 func TestOpenIDClientDynamicRegistration(t *testing.T) {
 	node := requireNode(t)
-	dir := t.TempDir()
 	bin := proctest.Build(t)
+	for _, mode := range []string{"open", "initial_access_token"} {
+		t.Run(mode, func(t *testing.T) { dynamicRegistration(t, node, bin, mode) })
+	}
+}
 
+func dynamicRegistration(t *testing.T, node, bin, mode string) {
+	dir := t.TempDir()
 	addr := proctest.FreeAddr(t)
 	cfgFile := filepath.Join(dir, "authserver.yaml")
 	cfg := fmt.Sprintf(`listen: %s
@@ -50,14 +57,14 @@ observability:
 log:
   level: warn
 registration:
-  mode: open
+  mode: %s
 clients: []
 users:
   - username: alice
     password: alice-password
     email: alice@example.com
     name: Alice Example
-`, addr, addr, filepath.Join(dir, "authserver.db"), filepath.Join(dir, "kek"))
+`, addr, addr, filepath.Join(dir, "authserver.db"), filepath.Join(dir, "kek"), mode)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +72,18 @@ users:
 	cert := filepath.Join(dir, tlsserve.DevCertFile)
 	server := proctest.Start(t, bin, []string{"serve", "--config", cfgFile, "--dev-tls"}, nil, &observetest.Logs{})
 	server.Await(t, "ready over https", func() bool { return ready(issuer, cert) })
+	var env []string
+	token := ""
+	if mode == "initial_access_token" {
+		token = initialAccessToken(t, bin, cfgFile)
+		env = append(env, "INITIAL_ACCESS_TOKEN="+token)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	script := exec.CommandContext(ctx, node, "register.mjs")
 	script.Dir = rpDir
-	script.Env = append(os.Environ(),
+	script.Env = append(append(os.Environ(), env...),
 		"NODE_EXTRA_CA_CERTS="+cert,
 		"ISSUER="+issuer, "REDIRECT_URI=http://127.0.0.1:7811/callback", "NATIVE_REDIRECT_URI=http://127.0.0.1:7812/callback",
 		"USERNAME=alice", "PASSWORD=alice-password")
@@ -142,6 +155,19 @@ users:
 	if status, _ := manage(http.MethodGet, conf.RegistrationAccessToken); status != http.StatusUnauthorized {
 		t.Errorf("read after delete: %d, want 401", status)
 	}
+	if token != "" { // its two uses are spent
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, issuer+"/register", strings.NewReader(`{"redirect_uris":["http://127.0.0.1:7813/cb"]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a third registration with a token of two uses: %d, want 401", resp.StatusCode)
+		}
+	}
 }
 
 // resultLine is the JSON after "result " in the script's output.
@@ -154,4 +180,25 @@ func resultLine(t *testing.T, out string) string {
 	}
 	t.Fatal("the script printed no result line")
 	return ""
+}
+
+// initialAccessToken makes a token for the script's two registrations with
+// the CLI, as an operator would, while the server runs.
+func initialAccessToken(t *testing.T, bin, cfgFile string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "registration-token", "create", "--config", cfgFile, "--uses", "2", "--ttl", "10m", "--output", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("authserver registration-token create: %v\n%s", err, stderr.String())
+	}
+	var created struct {
+		Token    string `json:"token"`
+		UsesLeft int    `json:"uses_left"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Token == "" || created.UsesLeft != 2 {
+		t.Fatalf("registration-token create printed %q (%v)", out, err)
+	}
+	return created.Token
 }
