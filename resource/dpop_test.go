@@ -141,6 +141,7 @@ func TestDPoPMiddleware(t *testing.T) {
 		target string   // default apiURL
 		method string   // default GET
 		auth   string   // Authorization
+		auth2  string   // a second Authorization header
 		proofs []string // DPoP header values
 	}
 	// dpopReq is the genuine request with a bound token and its proof.
@@ -289,6 +290,14 @@ func TestDPoPMiddleware(t *testing.T) {
 				return request{auth: "DPoP " + e.unbound, proofs: []string{e.proof(t, e.client, "GET", apiURL, e.unbound, dpop.ProofOptions{})}}
 			},
 			wantAuthn: []string{dpopChallenge("invalid_token", "the access token is not DPoP-bound; send it as Authorization: Bearer <token>")}},
+		{name: "required: token in the query", cfg: resource.DPoPConfig{Required: true}, wantCode: 400,
+			request:   func(t *testing.T, e *dpopEnv) request { return request{target: apiURL + "?access_token=x"} },
+			wantAuthn: []string{dpopChallenge("invalid_request", "access tokens are not accepted in the URL query; send them in the Authorization header")}},
+		{name: "required: two Authorization headers", cfg: resource.DPoPConfig{Required: true}, wantCode: 400,
+			request: func(t *testing.T, e *dpopEnv) request {
+				return request{auth: "DPoP " + e.bound, auth2: "DPoP " + e.bound}
+			},
+			wantAuthn: []string{dpopChallenge("invalid_request", "more than one Authorization header")}},
 		{name: "algorithms configured", cfg: resource.DPoPConfig{Algorithms: []string{"EdDSA"}}, wantCode: 401,
 			request:   func(t *testing.T, e *dpopEnv) request { return request{} },
 			wantAuthn: []string{bareBearer, `DPoP realm="` + testAudience + `", algs="EdDSA"`}},
@@ -321,8 +330,10 @@ func TestDPoPMiddleware(t *testing.T) {
 							method = http.MethodGet
 						}
 						req := httptest.NewRequest(method, target, nil)
-						if rq.auth != "" {
-							req.Header.Set("Authorization", rq.auth)
+						for _, a := range []string{rq.auth, rq.auth2} {
+							if a != "" {
+								req.Header.Add("Authorization", a)
+							}
 						}
 						for _, p := range rq.proofs {
 							req.Header.Add("DPoP", p)

@@ -56,3 +56,28 @@ func ExampleNewIntrospector() {
 		})))
 	log.Fatal(http.ListenAndServe("127.0.0.1:9095", mux))
 }
+
+// Behind a reverse proxy that terminates TLS and forwards
+// https://example.com/api/... to this process without the /api prefix, the
+// API tells the middleware the URL its clients use: their DPoP proofs name
+// it. DPoP-bound tokens are then accepted on every route with the DPoP
+// scheme and a proof, and refused as Bearer tokens; plain bearer tokens
+// keep working unless Required is set.
+func ExampleDPoPConfig() {
+	v, err := resource.NewVerifier(context.Background(), resource.Config{
+		Issuer:   "https://login.example.com",
+		Audience: "https://example.com/api",
+		DPoP:     resource.DPoPConfig{PublicURL: "https://example.com/api"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /profile", v.RequireScope("api.read", http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := resource.ClaimsFromContext(r.Context())
+			fmt.Fprintf(w, "hello %s (key %s)\n", claims.Subject, claims.Confirmation.JKT)
+		})))
+	log.Fatal(http.ListenAndServe("127.0.0.1:9095", mux))
+}

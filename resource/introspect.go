@@ -175,7 +175,8 @@ func NewIntrospector(ctx context.Context, cfg IntrospectionConfig) (*Introspecto
 // this API's client credentials) and is not a *TokenError.
 //
 // Concurrent calls for the same token share one request to the provider; ctx
-// bounds only this caller's wait for it.
+// bounds only this caller's wait for it. Like Verifier.Verify, it cannot
+// check a DPoP binding (Claims.Confirmation); the middleware does.
 func (in *Introspector) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if raw == "" {
 		return nil, &TokenError{Reason: "token is empty"}

@@ -293,21 +293,19 @@ func readCredentials(r *http.Request, dpopRequired bool) (credentials, *challeng
 // error first: Bearer (RFC 6750 §3) unless DPoP is required, and DPoP with
 // the algs parameter.
 func (m *middleware) writeChallenge(w http.ResponseWriter, status int, c challenge) {
-	var bearer, dpop challenge
-	if c.scheme == schemeDPoP {
-		dpop = c
-	} else {
-		bearer = c
-	}
 	h := w.Header()
 	h.Del("WWW-Authenticate")
-	dpopHeader := m.challengeHeader(schemeDPoP, dpop, `algs="`+m.dpop.algs+`"`)
-	if !m.dpop.required && c.scheme != schemeDPoP {
-		h.Add("WWW-Authenticate", m.challengeHeader(schemeBearer, bearer, ""))
-	}
-	h.Add("WWW-Authenticate", dpopHeader)
-	if !m.dpop.required && c.scheme == schemeDPoP {
-		h.Add("WWW-Authenticate", m.challengeHeader(schemeBearer, bearer, ""))
+	dpopAlgs := `algs="` + m.dpop.algs + `"`
+	switch {
+	case m.dpop.required:
+		// The only scheme there is carries the error, whatever it was.
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeDPoP, c, dpopAlgs))
+	case c.scheme == schemeDPoP:
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeDPoP, c, dpopAlgs))
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeBearer, challenge{}, ""))
+	default:
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeBearer, c, ""))
+		h.Add("WWW-Authenticate", m.challengeHeader(schemeDPoP, challenge{}, dpopAlgs))
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

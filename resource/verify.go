@@ -137,6 +137,11 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 // Verify checks raw as an RFC 9068 JWT access token for this verifier's
 // issuer and audience and returns its claims. Every refusal is a
 // *TokenError. ctx bounds a JWKS refetch caused by an unknown kid.
+//
+// Verify knows nothing of the request, so it cannot check a DPoP binding:
+// a caller that uses it without the middleware must refuse claims with a
+// non-zero Confirmation (or check their proof itself with package dpop),
+// or a stolen bound token works there as a bearer token.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > maxTokenSize {
 		return nil, &TokenError{Reason: fmt.Sprintf("token is longer than %d bytes", maxTokenSize)}
