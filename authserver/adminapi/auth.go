@@ -94,6 +94,11 @@ func (a *authenticator) authenticate(r *http.Request) (string, *refusal, error) 
 	}
 	id := c.ClientID
 	switch {
+	case c.Confirmation.JKT != "":
+		// A sender-constrained (DPoP) token is good only with a proof of
+		// its key, which this API does not take: as a Bearer token it would
+		// be a stolen one (RFC 9449 §7.1).
+		return id, unauthorized("invalid_token", "the access token is bound to a DPoP key; the admin API accepts only unbound tokens"), nil
 	case id == "" || c.Subject != id:
 		// A token a user delegated to a client acts for that user; the
 		// admin API acts only for clients themselves.

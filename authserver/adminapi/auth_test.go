@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/authserver-dev/authserver/authserver/adminapi"
 	"github.com/authserver-dev/authserver/config"
 )
@@ -255,5 +257,33 @@ func TestActorIsTheClient(t *testing.T) {
 	}
 	if !found {
 		t.Error("no registration_token.created event")
+	}
+}
+
+// A DPoP-bound token (cnf.jkt) is good only with a proof of its key, which
+// the admin API does not take: presented as Bearer it is refused, even
+// signed by the provider with every other claim right (RFC 9449 §7.1).
+func TestDPoPBoundTokenRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	now := e.p.Clock.Now()
+	claims := map[string]any{
+		"iss": e.p.URL, "sub": adminClient.ID, "client_id": adminClient.ID, "aud": []string{config.DefaultAdminAudience},
+		"scope": config.AdminScope, "jti": "bound-token", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		"cnf": map[string]string{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alg := e.p.Config.Signing.AccessAlgorithm()
+	tok, err := e.p.App.Keys.Sign(alg, map[jose.HeaderKey]any{"typ": "at+jwt"}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.call(e.withToken(tok), "GET", "/admin/v1/clients", nil)
+	p := a.problem(t, http.StatusUnauthorized, adminapi.TypeUnauthorized)
+	if !strings.Contains(p.Detail, "DPoP") {
+		t.Errorf("detail %q does not say the token is DPoP-bound", p.Detail)
 	}
 }
