@@ -28,19 +28,21 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/tlsserve", nil},
 		{"authserver/backchannel", nil},
 		{"authserver/dpop", nil}, // a leaf: std and go-jose only (authserver/dpop/deps_test.go)
-		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel"}},
+		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel", "authserver/dpop", "authserver/clientkeys"}},
 		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel",
-			"authserver/admin", "authserver/adminapi", "resource", "authserver/dpop", "authserver/registration"}},
+			"authserver/admin", "authserver/adminapi", "resource", "authserver/dpop", "authserver/registration", "authserver/clientkeys"}},
 		// The administration service validates with config's rules and
 		// works on the store and keys directly; never on package authserver.
-		{"authserver/admin", []string{"authserver/storage", "keys", "authserver/password", "authserver/observe", "config"}},
+		// It checks the jwks of clients with the leaf clientkeys, as the
+		// token endpoint will read them.
+		{"authserver/admin", []string{"authserver/storage", "keys", "authserver/password", "authserver/observe", "config", "authserver/clientkeys"}},
 		// The admin API verifies its tokens with package resource, as any
 		// API of ours would (dogfooding); resource itself imports only the
 		// leaf dpop of ours (resource/deps_test.go).
-		{"authserver/adminapi", []string{"authserver/admin", "resource", "authserver/dpop", "authserver/storage", "authserver/observe", "authserver/password", "config", "keys"}},
+		{"authserver/adminapi", []string{"authserver/admin", "resource", "authserver/dpop", "authserver/storage", "authserver/observe", "authserver/password", "config", "keys", "authserver/clientkeys"}},
 		// Dynamic registration maps RFC 7591 metadata onto the admin service;
 		// keys and password come with admin.
-		{"authserver/registration", []string{"authserver/admin", "authserver/storage", "authserver/observe", "config", "keys", "authserver/password"}},
+		{"authserver/registration", []string{"authserver/admin", "authserver/storage", "authserver/observe", "config", "keys", "authserver/password", "authserver/clientkeys"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+r.pkg).Output()

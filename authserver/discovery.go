@@ -42,14 +42,14 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 		"revocation_endpoint":    s.url(pathRevoke),
 		"introspection_endpoint": s.url(pathIntrospect),
 		"end_session_endpoint":   s.url(pathLogout),
-		"revocation_endpoint_auth_methods_supported":     []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint_auth_methods_supported":     []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query", responseModeFormPost},
 		"grant_types_supported":                          grantTypes,
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          s.keys.Algorithms(),
-		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"code_challenge_methods_supported":               []string{"S256"},
 		"scopes_supported":                               []string{"openid", "profile", "email", "address", "phone", "offline_access"},
 		"claims_supported":                               supportedClaims,
@@ -59,12 +59,18 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
 		"claims_parameter_supported":                     true,
+		"dpop_signing_alg_values_supported":              s.dpop.Algorithms(),
 		// Back-Channel Logout 1.0 §2.1: logout tokens always carry sid.
 		"backchannel_logout_supported":         true,
 		"backchannel_logout_session_supported": true,
 	}
 	if s.cfg.Registration != nil {
 		doc["registration_endpoint"] = s.url(pathRegister)
+	}
+	// RFC 8414 §2: the algorithms of private_key_jwt assertions, for each
+	// endpoint that accepts them (clientassertion.go).
+	for _, endpoint := range []string{"token", "revocation", "introspection"} {
+		doc[endpoint+"_endpoint_auth_signing_alg_values_supported"] = s.jwtVerifier.Algorithms()
 	}
 	return json.Marshal(doc)
 }

@@ -53,6 +53,10 @@ type grant struct {
 	// claims is the authorization request's claims parameter (nil for
 	// none), kept with the code and the refresh tokens.
 	claims *claimsRequest
+	// dpopJKT is the thumbprint of the token request's DPoP proof key, ""
+	// without one (dpopgrant.go): the access token is bound to it, and so
+	// is a public client's refresh token (refreshJKT).
+	dpopJKT string
 }
 
 func withGrant(ctx context.Context, g *grant) context.Context {
@@ -99,7 +103,12 @@ func exactRedirectURI(registered, redirectURI string) error {
 }
 
 // clientInfo adapts storage.Client to the library's ClientInfo.
-type clientInfo struct{ c storage.Client }
+// fromRequest marks the client this request loaded (grant.client): at the
+// token endpoint, the one authenticateClient authenticated.
+type clientInfo struct {
+	c           storage.Client
+	fromRequest bool
+}
 
 var (
 	_ oauth2.ClientInfo             = clientInfo{}
@@ -109,12 +118,17 @@ var (
 func (ci clientInfo) GetID() string     { return ci.c.ID }
 func (ci clientInfo) GetSecret() string { return "" } // never compared: VerifyPassword is
 func (ci clientInfo) GetDomain() string { return strings.Join(ci.c.RedirectURIs, "\n") }
-func (ci clientInfo) IsPublic() bool    { return ci.c.Public() }
+func (ci clientInfo) IsPublic() bool    { return ci.c.Public() } // false for private_key_jwt
 func (ci clientInfo) GetUserID() string { return "" }
 
 // VerifyPassword compares hashes in constant time (defect 7): the secret is
-// stored only as its SHA-256.
+// stored only as its SHA-256. A private_key_jwt client has no secret: the
+// library's check passes only for the client authenticateClient verified by
+// its assertion, which sends none.
 func (ci clientInfo) VerifyPassword(secret string) bool {
+	if ci.c.TokenEndpointAuthMethod == storage.AuthPrivateKeyJWT {
+		return ci.fromRequest && secret == ""
+	}
 	return secretMatches(ci.c, secret)
 }
 
@@ -131,7 +145,7 @@ type clientStore struct{ s *Server }
 
 func (cs clientStore) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
 	if g := grantFrom(ctx); g.client.ID == id {
-		return clientInfo{g.client}, nil
+		return clientInfo{c: g.client, fromRequest: true}, nil
 	}
 	c, err := cs.s.store.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -140,7 +154,7 @@ func (cs clientStore) GetByID(ctx context.Context, id string) (oauth2.ClientInfo
 	if err != nil {
 		return nil, err
 	}
-	return clientInfo{c}, nil
+	return clientInfo{c: c}, nil
 }
 
 // tokenStore adapts our storage to the library's TokenStore. Access tokens
@@ -182,6 +196,7 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 		Nonce:           g.nonce,
 		AuthTime:        g.authTime,
 		ClaimsRequest:   g.claims.encode(),
+		DPoPJKT:         g.refreshJKT(),
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ts.s.cfg.RefreshIdleTTL),
 		FamilyExpiresAt: now.Add(ts.s.cfg.RefreshTTL),
@@ -216,6 +231,11 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 		}
 		return nil, errInvalidGrant("the authorization code was already used; the tokens issued for it are revoked")
 	case err != nil:
+		return nil, err
+	}
+	// RFC 9449 §10. The code is spent by now: a request with the code, the
+	// client's credentials and the PKCE verifier but not the key burns it.
+	if err := checkBinding("the authorization code", rec.DPoPJKT, g.dpopJKT); err != nil {
 		return nil, err
 	}
 	g.nonce, g.sessionID, g.authTime = rec.Nonce, rec.SessionID, rec.AuthTime
@@ -292,6 +312,7 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 		familyID: g.familyID,
 		ttl:      ti.GetAccessExpiresIn(),
 		claims:   g.claims,
+		jkt:      g.dpopJKT,
 	})
 	if err != nil {
 		return "", "", err

@@ -37,7 +37,7 @@ func (s *Server) grantClientCredentials(ctx context.Context, r *http.Request, c 
 	if requested == "" {
 		scope = strings.Join(slices.DeleteFunc(strings.Fields(scope), func(sc string) bool { return slices.Contains(oidcScopes, sc) }), " ")
 	}
-	g := &grant{client: c}
+	g := &grant{client: c, dpopJKT: dpopKeyFrom(ctx)}
 	ti, err := s.engine.GenerateAccessToken(withGrant(ctx, g), oauth2.ClientCredentials, &oauth2.TokenGenerateRequest{
 		ClientID: c.ID, ClientSecret: secret, Scope: scope, Request: r,
 	})
@@ -51,7 +51,7 @@ func (s *Server) grantClientCredentials(ctx context.Context, r *http.Request, c 
 // revokes its family; revoking an access token records its jti. An unknown
 // token, or one of another client, is answered 200 and left alone (§2.2).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	c, raw, err := s.authenticatedTokenRequest(r)
+	c, raw, err := s.authenticatedTokenRequest(r, pathRevoke)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return
@@ -96,12 +96,13 @@ func (s *Server) finishRevoke(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // authenticatedTokenRequest parses a form POST of the revocation or
-// introspection endpoint, authenticates the client and returns the token.
-func (s *Server) authenticatedTokenRequest(r *http.Request) (storage.Client, string, error) {
+// introspection endpoint (endpoint is its path), authenticates the client
+// and returns the token.
+func (s *Server) authenticatedTokenRequest(r *http.Request, endpoint string) (storage.Client, string, error) {
 	if err := parseTokenForm(r); err != nil {
 		return storage.Client{}, "", err
 	}
-	c, _, err := s.authenticateClient(r.Context(), r)
+	c, _, err := s.authenticateClient(r.Context(), r, s.url(endpoint))
 	if err != nil {
 		return storage.Client{}, "", err
 	}
@@ -125,13 +126,16 @@ type introspection struct {
 	Issuer    string   `json:"iss,omitempty"`
 	Audience  audience `json:"aud,omitempty"`
 	ID        string   `json:"jti,omitempty"`
+	// Confirmation is the DPoP key a bound token is bound to (RFC 9449
+	// §6.2).
+	Confirmation *confirmation `json:"cnf,omitempty"`
 }
 
 // handleIntrospect is token introspection (RFC 7662) for clients allowed it.
 // Anything not active — expired, revoked, of a revoked family, foreign,
 // malformed — is just {"active": false}, telling the caller nothing more.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	c, raw, err := s.authenticatedTokenRequest(r)
+	c, raw, err := s.authenticatedTokenRequest(r, pathIntrospect)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return
@@ -155,8 +159,8 @@ func (s *Server) introspect(ctx context.Context, raw string) (introspection, err
 			return inactive, err
 		}
 		return introspection{Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
-			TokenType: "Bearer", Expiry: claims.Expiry, IssuedAt: claims.IssuedAt, Issuer: claims.Issuer,
-			Audience: claims.Audience, ID: claims.ID}, nil
+			TokenType: tokenTypeOf(claims.Confirmation.jkt()), Expiry: claims.Expiry, IssuedAt: claims.IssuedAt, Issuer: claims.Issuer,
+			Audience: claims.Audience, ID: claims.ID, Confirmation: claims.Confirmation}, nil
 	}
 	rt, err := s.store.GetRefreshToken(ctx, storage.Hash(raw))
 	if errors.Is(err, storage.ErrNotFound) {
@@ -170,5 +174,6 @@ func (s *Server) introspect(ctx context.Context, raw string) (introspection, err
 		return inactive, nil
 	}
 	return introspection{Active: true, Scope: rt.Scope, ClientID: rt.ClientID, Subject: rt.UserID,
-		TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), Issuer: s.cfg.Issuer}, nil
+		TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), Issuer: s.cfg.Issuer,
+		Confirmation: confirmationOf(rt.DPoPJKT)}, nil
 }

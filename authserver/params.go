@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/authserver-dev/authserver/authserver/clientkeys"
 )
 
 // This file is the one place that decides whether a request parameter is
@@ -67,6 +69,8 @@ var paramRules = map[string]paramRule{
 	"id_token_hint":            {max: 8192},
 	"csrf_token":               {max: 256},
 	"claims":                   {max: 4096, jsonSpace: true},
+	"client_assertion":         {max: clientkeys.MaxAssertionSize},
+	"client_assertion_type":    {max: 256},
 }
 
 // maxParamName bounds parameter names; names are never stored, but they
@@ -75,7 +79,7 @@ const maxParamName = 64
 
 // clientCredentialParams are answered invalid_client (401) when malformed at
 // the token-like endpoints, as an unknown client or a wrong secret is.
-var clientCredentialParams = []string{"client_id", "client_secret"}
+var clientCredentialParams = []string{"client_id", "client_secret", "client_assertion", "client_assertion_type"}
 
 // paramError names the parameter that failed and why, never its value
 // (which may be a password, or garbage nobody should see echoed).

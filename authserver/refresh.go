@@ -46,6 +46,12 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 	if old.ClientID != c.ID {
 		return nil, errInvalidGrant("the refresh token was issued to another client")
 	}
+	// RFC 9449 §5, before anything is spent, so a refusal leaves the token
+	// to its key's holder.
+	jkt := dpopKeyFrom(ctx)
+	if err := checkBinding("the refresh token", old.DPoPJKT, jkt); err != nil {
+		return nil, err
+	}
 	user, err := s.grantUser(ctx, old.UserID)
 	if err != nil {
 		return nil, err
@@ -74,6 +80,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 			Nonce:           old.Nonce,
 			AuthTime:        old.AuthTime,
 			ClaimsRequest:   old.ClaimsRequest,
+			DPoPJKT:         successorJKT(old, c, jkt),
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(s.cfg.RefreshIdleTTL), old.FamilyExpiresAt),
 			FamilyExpiresAt: old.FamilyExpiresAt,
@@ -106,10 +113,10 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 		}
 	}
 	g := &grant{client: c, userID: old.UserID, sessionID: old.SessionID, authTime: old.AuthTime, familyID: old.FamilyID,
-		claims: decodeClaimsRequest(old.ClaimsRequest)}
+		claims: decodeClaimsRequest(old.ClaimsRequest), dpopJKT: jkt}
 	access, err := s.minter.accessToken(accessClaimsInput{
 		client: c, subject: old.UserID, scope: scope, authTime: old.AuthTime, familyID: old.FamilyID, ttl: s.cfg.AccessTokenTTL,
-		claims: g.claims,
+		claims: g.claims, jkt: jkt,
 	})
 	if err != nil {
 		return nil, err

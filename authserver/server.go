@@ -26,6 +26,8 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4/manage"
 
+	"github.com/authserver-dev/authserver/authserver/clientkeys"
+	"github.com/authserver-dev/authserver/authserver/dpop"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -103,6 +105,28 @@ type Config struct {
 	// ScopeDescriptions say in words what custom scopes allow, for the
 	// consent and account pages (the standard scopes have built-in words).
 	ScopeDescriptions map[string]string
+	// DPoPAlgorithms are the JWS algorithms accepted in DPoP proofs
+	// (default dpop.DefaultAlgorithms), DPoPProofMaxAge how old a proof may
+	// be (default 60s), and DPoPRequireNonce demands server nonces in
+	// proofs at the token endpoint (RFC 9449 §8).
+	DPoPAlgorithms   []string
+	DPoPProofMaxAge  time.Duration
+	DPoPRequireNonce bool
+	// DPoPNonceKey makes the server nonces of DPoPRequireNonce (an HMAC of
+	// the time window under it, dpopnonce.go), so that a nonce one replica
+	// issued is good at every other; every replica must share it. Empty
+	// means a random key, which suits a single process only.
+	DPoPNonceKey []byte
+	// PARRequired makes every client push its authorization requests
+	// (RFC 9126 §5); PARTTL is a request_uri's lifetime (default 60s).
+	PARRequired bool
+	PARTTL      time.Duration
+	// JWKSURIClient fetches clients' jwks_uri (private_key_jwt, request
+	// objects); nil means a plain client. The cache adds its own timeout
+	// and follows no redirect. A provider that lets untrusted parties
+	// register clients should give one whose dialer refuses internal
+	// addresses.
+	JWKSURIClient *http.Client
 	// Metrics counts what the server does; nil means a fresh set, so
 	// tests need not make one.
 	Metrics *observe.Metrics
@@ -152,6 +176,18 @@ type Server struct {
 	ipSlots        *throttle.Slots
 	ipHashWait     time.Duration
 	passwordParams password.Params
+	// dpop verifies DPoP proofs (senderproof.go), its replay cache in the
+	// store; checkDPoPNonce is nil unless server nonces are required, and
+	// dpopNonces makes them (dpopnonce.go).
+	dpop           *dpop.Verifier
+	checkDPoPNonce func(nonce string) bool
+	dpopNonces     *dpopNonces
+	// jwtVerifier checks client assertions and request objects, its replay
+	// cache in the store; clientJWKS caches clients' jwks_uri and
+	// inlineJWKS their parsed jwks (clientassertion.go).
+	jwtVerifier *clientkeys.Verifier
+	clientJWKS  *clientkeys.Cache
+	inlineJWKS  *inlineKeySets
 }
 
 // Endpoint paths, relative to the issuer. Clients find them via discovery.
@@ -252,6 +288,13 @@ func New(cfg Config) (*Server, error) {
 		idTokenTTL: cfg.IDTokenTTL,
 		now:        cfg.Now,
 	}
+	if err := s.setupDPoP(); err != nil {
+		return nil, fmt.Errorf("authserver: DPoP: %w", err)
+	}
+	if s.jwtVerifier, s.clientJWKS, err = newClientKeys(s); err != nil {
+		return nil, fmt.Errorf("authserver: client keys: %w", err)
+	}
+	s.inlineJWKS = newInlineKeySets()
 	s.engine = newEngine(s)
 	s.backchannel = newBackchannelLogout(s)
 	if s.discoveryNoPassword, err = s.discoveryWithoutPassword(); err != nil {

@@ -41,6 +41,7 @@ type tokenResponse struct {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	s.setDPoPNonce(w)
 	resp, err := s.token(r)
 	if err != nil {
 		s.writeJSONError(w, r, err)
@@ -56,7 +57,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 		return nil, err
 	}
 	ctx := r.Context()
-	client, secret, err := s.authenticateClient(ctx, r)
+	client, secret, err := s.authenticateClient(ctx, r, s.url(pathToken))
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,11 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 	if !slices.Contains(client.GrantTypes, gt) {
 		return nil, errUnauthorizedClient("client %s is not allowed the %s grant", client.ID, gt)
 	}
-	resp, err := handle(s, ctx, r, client, secret)
+	jkt, err := s.tokenProof(r, client)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := handle(s, withDPoPKey(ctx, jkt), r, client, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +120,7 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, r *http.Request, c 
 		return nil, errInvalidRequest("redirect_uri is required: send the one used in the authorization request")
 	}
 	g := &grant{client: c, familyID: randomID(), wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"),
-		redirectURI: redirectURI, codeVerifier: f.Get("code_verifier")}
+		redirectURI: redirectURI, codeVerifier: f.Get("code_verifier"), dpopJKT: dpopKeyFrom(ctx)}
 	ctx = withGrant(ctx, g)
 	ti, err := s.engine.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
 		ClientID:     c.ID,
@@ -154,7 +159,7 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 		return nil, errInvalidGrant("the username or password is wrong")
 	}
 	g := &grant{client: c, userID: user.ID, authTime: s.now(), familyID: randomID(),
-		wantRefresh: slices.Contains(c.GrantTypes, "refresh_token")}
+		wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"), dpopJKT: dpopKeyFrom(ctx)}
 	ctx = withGrant(ctx, g)
 	ti, err := s.engine.GenerateAccessToken(ctx, oauth2.PasswordCredentials, &oauth2.TokenGenerateRequest{
 		ClientID:     c.ID,
@@ -186,7 +191,7 @@ func fromEngine(ti oauth2.TokenInfo) tokenFields {
 func (s *Server) respond(ctx context.Context, g *grant, f tokenFields, user *storage.User) (*tokenResponse, error) {
 	resp := &tokenResponse{
 		AccessToken:  f.access,
-		TokenType:    "Bearer",
+		TokenType:    tokenTypeOf(g.dpopJKT),
 		ExpiresIn:    int64(f.expiresIn.Seconds()),
 		RefreshToken: f.refresh,
 		Scope:        f.scope,

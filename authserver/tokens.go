@@ -78,6 +78,9 @@ type accessClaims struct {
 	// claims parameter asked userinfo to release beyond the scopes (OIDC
 	// Core §5.5): the token is all that the userinfo endpoint sees.
 	UserinfoClaims []string `json:"userinfo_claims,omitempty"`
+	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1); nil for
+	// a bearer token.
+	Confirmation *confirmation `json:"cnf,omitempty"`
 }
 
 type accessClaimsInput struct {
@@ -91,6 +94,9 @@ type accessClaimsInput struct {
 	ttl      time.Duration
 	// claims is the grant's claims request, or nil.
 	claims *claimsRequest
+	// jkt, when set, is the thumbprint of the DPoP key the token is bound
+	// to (cnf.jkt).
+	jkt string
 }
 
 // jtiFamily returns the family a jti names, or "".
@@ -121,6 +127,7 @@ func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 		ID:       randomID(),
 
 		UserinfoClaims: in.claims.userinfoNames(),
+		Confirmation:   confirmationOf(in.jkt),
 	}
 	if in.familyID != "" {
 		c.ID = in.familyID + "." + c.ID

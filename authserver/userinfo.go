@@ -68,41 +68,45 @@ func (s *Server) revoked(ctx context.Context, c *accessClaims) (bool, error) {
 }
 
 // handleUserinfo is the OIDC UserInfo endpoint (OIDC Core §5.3): the claims
-// of the token's user that its scopes release. Errors follow RFC 6750 §3.
+// of the token's user that its scopes release. Errors follow RFC 6750 §3,
+// and RFC 9449 §7 for DPoP-bound tokens (dpopuserinfo.go).
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
-	raw, ok := bearerToken(r)
+	scheme, raw, ok := accessTokenOf(r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="userinfo"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "send the access token as Authorization: Bearer"})
+		s.userinfoNoToken(w)
 		return
 	}
+	fail := func(status int, code, desc string) { s.userinfoError(w, scheme, status, code, desc) }
 	bad := checkParam("access_token", raw)
 	if bad == nil {
 		bad = checkParams(r.Form) // a POST body's other fields; nil without one
 	}
 	if bad != nil {
-		bearerError(w, http.StatusBadRequest, "invalid_request", bad.Error()) // RFC 6750 §3.1
+		fail(http.StatusBadRequest, "invalid_request", bad.Error()) // RFC 6750 §3.1
 		return
 	}
 	claims, err := s.verifyAccessToken(raw)
 	if err != nil {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", err.Error())
+		fail(http.StatusUnauthorized, "invalid_token", err.Error())
 		return
 	}
 	if revoked, err := s.revoked(r.Context(), claims); err != nil {
 		s.writeJSONError(w, r, err)
 		return
 	} else if revoked {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token was revoked")
+		fail(http.StatusUnauthorized, "invalid_token", "the access token was revoked")
+		return
+	}
+	if !s.userinfoBinding(w, r, scheme, raw, claims) {
 		return
 	}
 	if !hasScope(claims.Scope, "openid") {
-		bearerError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
+		fail(http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
 		return
 	}
 	user, err := s.store.GetUser(r.Context(), claims.Subject)
 	if errors.Is(err, storage.ErrNotFound) {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "the user of this token no longer exists")
+		fail(http.StatusUnauthorized, "invalid_token", "the user of this token no longer exists")
 		return
 	}
 	if err != nil {
@@ -110,7 +114,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user.Disabled { // its families were revoked; refuse a token that outlived that
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "the user of this token is disabled")
+		fail(http.StatusUnauthorized, "invalid_token", "the user of this token is disabled")
 		return
 	}
 	// The scopes' claims (OIDC Core §5.4) and those the claims request
@@ -120,26 +124,30 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, released)
 }
 
-// bearerToken reads an RFC 6750 §2.1 Authorization header, or the §2.2 form
-// body of a POST. Tokens in the query string are refused (RFC 9700 §4.3.2).
-func bearerToken(r *http.Request) (string, bool) {
+// accessTokenOf reads an RFC 6750 §2.1 Authorization header, an RFC 9449
+// §7.1 "Authorization: DPoP" one, or the RFC 6750 §2.2 form body of a POST,
+// and returns the scheme (schemeBearer for the body) and the token. Tokens
+// in the query string are refused (RFC 9700 §4.3.2).
+func accessTokenOf(r *http.Request) (scheme, token string, ok bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return "", false
+		token = strings.TrimSpace(token)
+		if !ok || token == "" {
+			return "", "", false
 		}
-		return strings.TrimSpace(token), true
+		switch {
+		case strings.EqualFold(scheme, schemeBearer):
+			return schemeBearer, token, true
+		case strings.EqualFold(scheme, schemeDPoP):
+			return schemeDPoP, token, true
+		}
+		return "", "", false
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		r.Body = http.MaxBytesReader(nil, r.Body, 16<<10)
 		if err := r.ParseForm(); err == nil && r.PostForm.Get("access_token") != "" {
-			return r.PostForm.Get("access_token"), true
+			return schemeBearer, r.PostForm.Get("access_token"), true
 		}
 	}
-	return "", false
-}
-
-func bearerError(w http.ResponseWriter, status int, code, desc string) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error=%q, error_description=%q`, code, desc))
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	return "", "", false
 }

@@ -58,6 +58,10 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Registration configures dynamic client registration (RFC 7591).
 	Registration Registration `yaml:"registration"`
+	// PAR configures pushed authorization requests (RFC 9126).
+	PAR PAR `yaml:"par"`
+	// DPoP configures sender-constrained tokens (RFC 9449).
+	DPoP DPoP `yaml:"dpop"`
 	// Scopes describe custom scopes in words for the consent and account
 	// pages; the standard OpenID Connect scopes have built-in words.
 	Scopes  []Scope  `yaml:"scopes,omitempty"`
@@ -108,6 +112,27 @@ type Registration struct {
 	// for (default authorization_code, refresh_token); password is never
 	// allowed.
 	AllowedGrantTypes []string `yaml:"allowed_grant_types,omitempty"`
+}
+
+// PAR configures the pushed authorization request endpoint, /par.
+type PAR struct {
+	// Required: every client must push its authorization requests
+	// (require_pushed_authorization_requests in discovery). Default false:
+	// only clients that require it.
+	Required bool `yaml:"required,omitempty"`
+	// RequestURITTL is how long a request_uri lives (default 60s, at most 10m).
+	RequestURITTL Duration `yaml:"request_uri_ttl"`
+}
+
+// DPoP configures proof-of-possession (RFC 9449).
+type DPoP struct {
+	// Algorithms accepted for proofs (default ES256, EdDSA, PS256, RS256).
+	Algorithms []string `yaml:"algorithms,omitempty"`
+	// RequireNonce makes the token endpoint demand a server nonce in
+	// every proof (§8): a proof made in advance cannot be used.
+	RequireNonce bool `yaml:"require_nonce,omitempty"`
+	// ProofMaxAge is how old (iat) a proof may be (default 60s, at most 5m).
+	ProofMaxAge Duration `yaml:"proof_max_age"`
 }
 
 // Scope is a custom scope and what it lets an application do, in words
@@ -316,10 +341,36 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client needs sid in its logout
 	// tokens. The server always sends it; the flag is recorded.
 	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required,omitempty"`
+	// TokenEndpointAuthMethod (RFC 7591 §2): client_secret_basic,
+	// client_secret_post, private_key_jwt or none. Empty: either secret
+	// method for a client with a secret, none for one without.
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method,omitempty"`
+	// JWKS is the client's public JWK Set ({keys: [...]}), for
+	// private_key_jwt and signed request objects; JWKSURI is where the
+	// client publishes it instead (https, or http on loopback). At most one.
+	// An empty mapping is none. JWKSJSON gives it as the JSON the store keeps.
+	JWKS    map[string]any `yaml:"jwks,omitempty"`
+	JWKSURI string         `yaml:"jwks_uri,omitempty"`
+	// RequirePushedAuthorizationRequests (RFC 9126 §6): the client's
+	// authorization requests must come through /par.
+	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests,omitempty"`
+	// DPoPBoundAccessTokens (RFC 9449 §5.2): the client's access tokens
+	// are always DPoP-bound; a token request without a proof is refused.
+	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens,omitempty"`
+	// Profile fapi2 applies the FAPI 2.0 Security Profile to the client:
+	// PAR, PKCE S256, DPoP and private_key_jwt required, PS256/ES256/EdDSA
+	// only, codes of at most 60s. Empty: none. The server treats a fapi2
+	// client as requiring PAR and DPoP whatever the two flags above say;
+	// ApplyDefaults does not set them, so the file reads as written.
+	Profile string `yaml:"profile,omitempty"`
 }
 
-// Public reports whether the client has no credentials of its own.
-func (c Client) Public() bool { return c.Secret == "" && c.SecretHash == "" }
+// Public reports whether the client cannot authenticate (RFC 6749 §2.1):
+// token_endpoint_auth_method none, or no method and no secret. A
+// private_key_jwt client has no secret and is confidential all the same.
+func (c Client) Public() bool {
+	return c.TokenEndpointAuthMethod == AuthNone || (c.TokenEndpointAuthMethod == "" && c.Secret == "" && c.SecretHash == "")
+}
 
 // User is a seeded user account. Exactly one of Password and PasswordHash is set.
 type User struct {
@@ -511,6 +562,11 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Housekeeping.Interval, 10*time.Minute)
 	if c.Housekeeping.BatchSize == 0 {
 		c.Housekeeping.BatchSize = 500
+	}
+	setDuration(&c.PAR.RequestURITTL, 60*time.Second)
+	setDuration(&c.DPoP.ProofMaxAge, 60*time.Second)
+	if len(c.DPoP.Algorithms) == 0 {
+		c.DPoP.Algorithms = []string{"ES256", "EdDSA", "PS256", "RS256"}
 	}
 	if c.Admin.Audience == "" {
 		c.Admin.Audience = DefaultAdminAudience

@@ -130,11 +130,14 @@ func TestSchemaKeys(t *testing.T) {
 		"security.throttle.client_free_failures", "security.throttle.base_delay", "security.throttle.max_delay",
 		"security.throttle.reset_after", "security.throttle.ip_hash_slots",
 		"admin.listen", "admin.audience", "registration.mode", "registration.force_open", "registration.allowed_scopes", "registration.allowed_grant_types",
+		"par.required", "par.request_uri_ttl", "dpop.algorithms", "dpop.require_nonce", "dpop.proof_max_age",
 		"scopes[].name", "scopes[].description",
 		"clients[].id", "clients[].name", "clients[].secret", "clients[].secret_hash", "clients[].redirect_uris",
 		"clients[].post_logout_redirect_uris", "clients[].grant_types", "clients[].scopes", "clients[].audience",
 		"clients[].skip_consent", "clients[].allow_introspection", "clients[].id_token_signed_response_alg",
 		"clients[].backchannel_logout_uri", "clients[].backchannel_logout_session_required",
+		"clients[].token_endpoint_auth_method", "clients[].jwks", "clients[].jwks_uri",
+		"clients[].require_pushed_authorization_requests", "clients[].dpop_bound_access_tokens", "clients[].profile",
 		"users[].username", "users[].password", "users[].password_hash", "users[].email",
 		"users[].email_verified", "users[].name",
 		"users[].claims.given_name", "users[].claims.family_name", "users[].claims.middle_name", "users[].claims.nickname",
@@ -359,7 +362,7 @@ func TestParseDecodeErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "listen: 127.0.0.1:9096\ncolour: red\n",
-			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, scopes, clients, users)`},
+			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users)`},
 		},
 		{
 			name: "unknown key in storage",
@@ -370,7 +373,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			name: "unknown keys in two list items",
 			yaml: "clients:\n  - id: a\n  - id: b\n    redirect_uri: https://x/cb\nusers:\n  - username: u\n    pasword: p\n",
 			want: []string{
-				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required)`,
+				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile)`,
 				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name, claims, disabled)`,
 			},
 		},
@@ -378,8 +381,8 @@ func TestParseDecodeErrors(t *testing.T) {
 			name: "unknown key through a merge key",
 			yaml: "base: &b\n  - id: a\nclients:\n  - <<: {id: a, colour: red}\n",
 			want: []string{
-				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, scopes, clients, users)`,
-				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required)`,
+				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users)`,
+				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile)`,
 			},
 		},
 		{
@@ -410,7 +413,7 @@ func TestParseDecodeErrors(t *testing.T) {
 		{
 			name: "top level is not a mapping",
 			yaml: "- listen\n",
-			want: []string{"config line 1: the file must be a mapping of keys (issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, scopes, clients, users), not a list"},
+			want: []string{"config line 1: the file must be a mapping of keys (issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users), not a list"},
 		},
 	}
 	for _, tt := range tests {
@@ -776,7 +779,7 @@ clients:
 		got = append(got, p.String())
 	}
 	want := []string{
-		`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, scopes, clients, users)`,
+		`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users)`,
 		`config line 4: signing.rsa_bits must be a whole number, not "big"`,
 		`config line 6: tokens.access_token_ttl must be a duration such as 15m, 60s or 720h (or whole seconds), not "soon"`,
 		`config line 9: key "id" is given twice in clients[0] (first on line 8)`,

@@ -270,6 +270,12 @@ func (w *walker) walk(slot **yaml.Node, t reflect.Type, path string, depth int, 
 		case !null:
 			w.problem(slot, path, "%s must be a mapping of keys (%s), not %s", subject(path), strings.Join(tagNames(t), ", "), given(n))
 		}
+	case t.Kind() == reflect.Map:
+		// A free-form mapping (jwks): its inside is the owner's to check,
+		// once decoded.
+		if n.Kind != yaml.MappingNode && !null {
+			w.problem(slot, path, "%s must be %s, not %s", subject(path), expected(t), given(n))
+		}
 	case t.Kind() == reflect.Slice:
 		switch {
 		case n.Kind == yaml.SequenceNode:
@@ -370,6 +376,8 @@ func expected(t reflect.Type) string {
 		return fmt.Sprintf("a whole number from 0 to %d", uint64(1)<<t.Bits()-1)
 	case t.Kind() == reflect.Slice:
 		return "a list"
+	case t.Kind() == reflect.Map:
+		return "a mapping"
 	}
 	return "a single value"
 }

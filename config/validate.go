@@ -53,6 +53,7 @@ func (c Config) Validate() error {
 	c.validateSigning(&ps)
 	c.validateLifetimes(&ps)
 	c.validateAdministration(&ps)
+	c.validateSenderConstraints(&ps)
 	for i, cl := range c.Clients {
 		c.validateClient(&ps, i, cl)
 	}
@@ -389,7 +390,7 @@ func (c Config) validateClient(ps *problems, i int, cl Client) {
 		case !slices.Contains(grantTypes, g):
 			ps.add(field, "unknown grant type %q (allowed: %s)", g, strings.Join(grantTypes, ", "))
 		case g == GrantClientCredentials && cl.Public():
-			ps.add(field, "client_credentials needs a client secret: a public client cannot authenticate (RFC 6749 §4.4)")
+			ps.add(field, "client_credentials needs a confidential client (a secret, or private_key_jwt with its keys): a public client cannot authenticate (RFC 6749 §4.4)")
 		}
 	}
 
@@ -433,6 +434,8 @@ func (c Config) validateClient(ps *problems, i int, cl Client) {
 	} else if cl.BackchannelLogoutSessionRequired {
 		ps.add(at("backchannel_logout_session_required"), "is set, but backchannel_logout_uri is not: there is nowhere to send logout tokens")
 	}
+	validateClientAuth(ps, at, cl)
+	c.validateProfile(ps, at, cl)
 }
 
 // redirectURIProblem applies RFC 6749 §3.1.2 (absolute, no fragment), RFC 9700

@@ -112,7 +112,7 @@ func (v *Verifier) checkAssertionClaims(c claims, clientID string, audiences []s
 		case !present:
 			return nil, k.fail(nil, "has no %s claim: it must be the client_id %q", name, clientID)
 		case got != clientID:
-			return nil, k.fail(nil, "%s claim is not the client_id %q", name, clientID)
+			return nil, k.fail(nil, "has a %s claim other than the client_id %q: iss and sub must both be the client_id", name, clientID)
 		}
 	}
 	aud, err := c.audience()
@@ -120,7 +120,7 @@ func (v *Verifier) checkAssertionClaims(c claims, clientID string, audiences []s
 		return nil, k.fail(nil, "is invalid: %v", err)
 	}
 	if !intersects(aud, audiences) {
-		return nil, k.fail(nil, "aud claim does not name this server: use %s", quoteAll(audiences))
+		return nil, k.fail(nil, "has an aud claim that does not name this server: use %s", quoteAll(audiences))
 	}
 	jti, present, err := c.str("jti")
 	switch {
@@ -129,7 +129,7 @@ func (v *Verifier) checkAssertionClaims(c claims, clientID string, audiences []s
 	case !present || jti == "":
 		return nil, k.fail(nil, "has no jti claim: give every assertion a unique jti (RFC 7523 §3)")
 	case len(jti) > maxJTISize:
-		return nil, k.fail(nil, "jti claim is longer than %d characters", maxJTISize)
+		return nil, k.fail(nil, "has a jti longer than %d characters", maxJTISize)
 	}
 	times, err := readTimes(c)
 	if err != nil {
@@ -183,7 +183,7 @@ func readTimes(c claims) (jwtTimes, error) {
 func (v *Verifier) checkNotFuture(k jwtKind, t jwtTimes) error {
 	limit := v.now().Add(v.leeway)
 	if t.hasIat && t.iat.After(limit) {
-		return k.fail(nil, "iat is in the future; check the client's clock")
+		return k.fail(nil, "was issued in the future (iat); check the client's clock")
 	}
 	if t.hasNbf && t.nbf.After(limit) {
 		return k.fail(nil, "is not valid yet (nbf is in the future); check the client's clock")

@@ -210,7 +210,7 @@ func (c *Cache) Keys(ctx context.Context, uri string, refresh bool) (*KeySet, er
 	c.mu.Lock()
 	e := c.entryLocked(uri)
 	call := e.inflight
-	if call == nil {
+	if true {
 		now := c.now()
 		if !c.needsFetch(e, now, refresh) {
 			set, err := e.set, e.lastErr

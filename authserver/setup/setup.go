@@ -188,6 +188,12 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		IPHashSlots:       cfg.Security.Throttle.IPHashSlots,
 		PasswordParams:    passwordParams(cfg.Passwords),
 		ScopeDescriptions: scopeDescriptions(cfg.Scopes),
+		DPoPAlgorithms:    cfg.DPoP.Algorithms,
+		DPoPProofMaxAge:   cfg.DPoP.ProofMaxAge.Std(),
+		DPoPRequireNonce:  cfg.DPoP.RequireNonce,
+		DPoPNonceKey:      derive(kek.key, "dpop-nonce-v1"),
+		PARRequired:       cfg.PAR.Required,
+		PARTTL:            cfg.PAR.RequestURITTL.Std(),
 		Registration:      reg,
 		Metrics:           metrics,
 		Logger:            opts.Logger,
@@ -384,6 +390,10 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 		opts.Now = time.Now
 	}
 	log, src, now := opts.Logger, opts.source(), opts.Now()
+	jwks, err := fileClientKeys(cfg.Clients)
+	if err != nil {
+		return err
+	}
 	clients, err := store.ListClients(ctx)
 	if err != nil {
 		return fmt.Errorf("seeding clients: %w", err)
@@ -431,7 +441,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 	}
 
 	declaredClients := make(map[string]bool, len(cfg.Clients))
-	for _, c := range cfg.Clients {
+	for i, c := range cfg.Clients {
 		declaredClients[c.ID] = true
 		secretHash := c.SecretHash
 		if c.Secret != "" {
@@ -453,6 +463,13 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 
 			BackchannelLogoutURI:             c.BackchannelLogoutURI,
 			BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+
+			TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+			JWKS:                    jwks[i],
+			JWKSURI:                 c.JWKSURI,
+			RequirePAR:              c.RequirePushedAuthorizationRequests,
+			DPoPBound:               c.DPoPBoundAccessTokens,
+			Profile:                 c.Profile,
 		})
 		if errors.Is(err, storage.ErrConflict) { // created with the CLI since the list above
 			return collision(src, []string{"client " + c.ID})
@@ -581,6 +598,32 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 		}
 	}
 	return nil
+}
+
+// fileClientKeys returns the jwks of each file client as the JSON the store
+// keeps ("" for none), after the deep check the configuration's rules
+// cannot make (admin.JWKSProblems: public signing keys only, of usable
+// sizes). A problem in any client stops the start before anything is
+// written, as a *config.ValidationError naming clients[i].jwks.
+func fileClientKeys(clients []config.Client) ([]string, error) {
+	out := make([]string, len(clients))
+	var ps []config.Problem
+	for i, c := range clients {
+		at := fmt.Sprintf("clients[%d].", i)
+		b, err := c.JWKSJSON()
+		if err != nil { // config.Validate refuses it first
+			ps = append(ps, config.Problem{Field: at + "jwks", Message: err.Error()})
+			continue
+		}
+		for _, p := range admin.JWKSProblems(b) {
+			ps = append(ps, config.Problem{Field: at + p.Field, Message: p.Message})
+		}
+		out[i] = string(b)
+	}
+	if len(ps) > 0 {
+		return nil, &config.ValidationError{Problems: ps}
+	}
+	return out, nil
 }
 
 // collision is the error for declared entries that the database owns.

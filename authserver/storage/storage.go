@@ -100,12 +100,56 @@ type Client struct {
 	// token of a client registered through the registration endpoint; empty
 	// for any other client (which that endpoint then refuses to manage).
 	RegistrationTokenHash string
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591
+	// §2): AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT or AuthNone.
+	// Empty is a client from before it was recorded: either secret method
+	// when it has a secret, none when it has not (see AuthMethods).
+	TokenEndpointAuthMethod string
+	// JWKS is the client's public JWK Set as JSON (RFC 7591 §2 jwks), for
+	// private_key_jwt assertions and request objects; JWKSURI is where to
+	// fetch it instead. At most one is set.
+	JWKS    string
+	JWKSURI string
+	// RequirePAR: the client's authorization requests must be pushed
+	// (RFC 9126 §6). DPoPBound: its access tokens must be DPoP-bound
+	// (RFC 9449 §5.2). Profile "fapi2" turns on what the FAPI 2.0 Security
+	// Profile requires of the client; "" is none.
+	RequirePAR bool
+	DPoPBound  bool
+	Profile    string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
-// Public reports whether the client has no secret.
-func (c Client) Public() bool { return c.SecretHash == "" }
+// Client authentication methods (RFC 7591 §2 token_endpoint_auth_method).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+// ProfileFAPI2 is Client.Profile for the FAPI 2.0 Security Profile.
+const ProfileFAPI2 = "fapi2"
+
+// AuthMethods are the authentication methods the client may use: its
+// TokenEndpointAuthMethod, or for a client that has none recorded, both
+// secret methods when it has a secret and none when it has not.
+func (c Client) AuthMethods() []string {
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return []string{c.TokenEndpointAuthMethod}
+	case c.SecretHash != "":
+		return []string{AuthSecretBasic, AuthSecretPost}
+	}
+	return []string{AuthNone}
+}
+
+// Public reports whether the client cannot authenticate (RFC 6749 §2.1):
+// it has no secret and no keys, and must use PKCE.
+func (c Client) Public() bool {
+	return c.TokenEndpointAuthMethod == AuthNone || (c.TokenEndpointAuthMethod == "" && c.SecretHash == "")
+}
 
 // User is an end user who signs in with a username and password.
 type User struct {
@@ -177,8 +221,15 @@ type AuthCode struct {
 	// Core §5.5) as the server normalised it, "" for none: the ID token and
 	// userinfo of the grant honour it.
 	ClaimsRequest string
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// DPoPJKT is the RFC 7638 thumbprint of the key the code is bound to
+	// (dpop_jkt at authorization, RFC 9449 §10), "" for none: the token
+	// request must prove that key.
+	DPoPJKT string
+	// Resource is the RFC 8707 resource indicators of the request,
+	// space-separated, "" for the client's default audience.
+	Resource  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 	// UsedAt is set once the code has been redeemed.
 	UsedAt time.Time
 	// FamilyID names the grant the code was redeemed into (the refresh-token
@@ -222,8 +273,14 @@ type RefreshToken struct {
 	// ClaimsRequest is the grant's claims request (see AuthCode), kept so
 	// that refreshed ID tokens and access tokens honour it.
 	ClaimsRequest string
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// DPoPJKT binds the token to a DPoP key (RFC 9449 §5: a public client's
+	// refresh token is bound to the key of the request that got it); a
+	// refresh must prove it. "" for an unbound token.
+	DPoPJKT string
+	// Resource is the grant's resource indicators (see AuthCode).
+	Resource  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 	// SpentAt is set when the token was rotated (exchanged for a new one).
 	SpentAt time.Time
 	// FamilyExpiresAt is the absolute end of the family, whatever rotations happen.
@@ -388,7 +445,8 @@ type Housekeeping interface {
 	// ExpiresAt or FamilyExpiresAt and spent ones whose SpentAt is before
 	// spentBefore, access-token revocations past their expiry, throttle
 	// counters, session clients and registration tokens past their
-	// expiry (and used-up registration tokens), and family
+	// expiry (and used-up registration tokens), pushed requests and seen
+	// ids past their expiry, and family
 	// revocations recorded before revokedBefore. Nothing live is touched. It
 	// returns how many rows it deleted in all, so a caller can loop in small
 	// batches until it returns less than it could have.
@@ -518,6 +576,44 @@ type RegistrationTokenStore interface {
 	DeleteRegistrationToken(ctx context.Context, id string) error
 }
 
+// PushedRequest is an RFC 9126 pushed authorization request, keyed by
+// Hash(request_uri) and bound to its client.
+type PushedRequest struct {
+	URIHash  string
+	ClientID string
+	// Params is the validated authorization request.
+	Params    map[string][]string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is set when a code was issued from it (SpendPushedRequest).
+	UsedAt time.Time
+}
+
+// PushedRequestStore keeps pushed authorization requests.
+type PushedRequestStore interface {
+	// CreatePushedRequest stores r; ErrConflict if its hash exists.
+	CreatePushedRequest(ctx context.Context, r PushedRequest) error
+	// GetPushedRequest returns the request with this hash for this
+	// client; ErrNotFound when unknown, another client's or expired
+	// (ExpiresAt <= now), ErrAlreadyUsed once spent. Reading does not
+	// spend it: the login page may be reloaded.
+	GetPushedRequest(ctx context.Context, uriHash, clientID string, now time.Time) (PushedRequest, error)
+	// SpendPushedRequest marks the request used at now, atomically: of
+	// concurrent spends exactly one succeeds, the others get
+	// ErrAlreadyUsed; ErrNotFound as GetPushedRequest.
+	SpendPushedRequest(ctx context.Context, uriHash, clientID string, now time.Time) error
+}
+
+// ReplayStore remembers one-time identifiers (the jti of DPoP proofs and
+// client assertions) for every replica.
+type ReplayStore interface {
+	// SeenOnce records id until expiresAt and reports whether it was
+	// recorded before (and not yet expired at now): of concurrent calls
+	// with one id exactly one gets false. Ids are opaque fixed-length
+	// strings (hashes).
+	SeenOnce(ctx context.Context, id string, expiresAt, now time.Time) (bool, error)
+}
+
 // Store is everything the server persists. Backends assert it at compile time.
 type Store interface {
 	ClientStore
@@ -530,6 +626,8 @@ type Store interface {
 	ConsentStore
 	SessionClientStore
 	RegistrationTokenStore
+	PushedRequestStore
+	ReplayStore
 	Housekeeping
 	keys.Store
 	// Ping checks that the database answers now, within ctx's deadline; the

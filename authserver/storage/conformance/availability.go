@@ -23,6 +23,8 @@ var availabilityCases = []testCase{
 		mustOK(t, "UpsertClient", s.UpsertClient(bg, fullClient("c1")))
 		mustOK(t, "CreateAuthCode", s.CreateAuthCode(bg, authCode("code-1", at(time.Minute))))
 		mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("rt-1", "fam-1")))
+		pushed := storage.PushedRequest{URIHash: storage.Hash("par-1"), ClientID: "c1", CreatedAt: t0, ExpiresAt: at(time.Minute)}
+		mustOK(t, "CreatePushedRequest", s.CreatePushedRequest(bg, pushed))
 
 		ctx, cancel := context.WithDeadline(bg, time.Now().Add(-time.Second))
 		defer cancel()
@@ -54,6 +56,14 @@ var availabilityCases = []testCase{
 			{"UseRegistrationToken", func() error { _, err := s.UseRegistrationToken(ctx, storage.Hash("reg-1"), t0); return err }},
 			{"ListRegistrationTokens", func() error { _, err := s.ListRegistrationTokens(ctx, t0); return err }},
 			{"DeleteRegistrationToken", func() error { return s.DeleteRegistrationToken(ctx, "reg-1") }},
+			{"CreatePushedRequest", func() error {
+				r := pushed
+				r.URIHash = storage.Hash("par-2")
+				return s.CreatePushedRequest(ctx, r)
+			}},
+			{"GetPushedRequest", func() error { _, err := s.GetPushedRequest(ctx, pushed.URIHash, "c1", t0); return err }},
+			{"SpendPushedRequest", func() error { return s.SpendPushedRequest(ctx, pushed.URIHash, "c1", t0) }},
+			{"SeenOnce", func() error { _, err := s.SeenOnce(ctx, storage.Hash("jti-1"), at(time.Minute), t0); return err }},
 		}
 		for _, c := range calls {
 			err := c.call()
@@ -71,6 +81,11 @@ var availabilityCases = []testCase{
 		mustOK(t, "ConsumeAuthCode afterwards", err)
 		_, err = s.RotateRefreshToken(bg, storage.Hash("rt-1"), refreshToken("rt-2", "fam-1"), t0)
 		mustOK(t, "RotateRefreshToken afterwards", err)
+		mustOK(t, "SpendPushedRequest afterwards", s.SpendPushedRequest(bg, pushed.URIHash, "c1", t0))
+		wasSeen, err := s.SeenOnce(bg, storage.Hash("jti-1"), at(time.Minute), t0)
+		if err != nil || wasSeen {
+			t.Errorf("SeenOnce afterwards = %v, %v; want false: a failed call recorded the id", wasSeen, err)
+		}
 	}},
 	{"NotFoundIsNotUnavailable", func(t *testing.T, s storage.Store) {
 		_, err := s.GetClient(context.Background(), "unknown")

@@ -44,6 +44,10 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"SessionDetails", sessionDetailCases},
 		{"RegistrationTokens", registrationTokenCases},
 		{"EndSession", endSessionCases},
+		{"ClientMetadata", clientMetadataCases},
+		{"Binding", bindingCases},
+		{"PushedRequests", pushedRequestCases},
+		{"Replay", replayCases},
 		{"Create", createCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
@@ -1091,6 +1095,33 @@ var timeCases = func() []testCase {
 			}
 			check(t, "CreatedAt", list[0].CreatedAt)
 			check(t, "ExpiresAt-1h", list[0].ExpiresAt.Add(-time.Hour))
+		}},
+		{"PushedRequest", func(t *testing.T, s storage.Store) {
+			mustOK(t, "upsert client", s.UpsertClient(t.Context(), storage.Client{ID: "c"}))
+			r := storage.PushedRequest{URIHash: storage.Hash("r"), ClientID: "c", CreatedAt: in, ExpiresAt: in.Add(time.Minute)}
+			mustOK(t, "create", s.CreatePushedRequest(t.Context(), r))
+			got, err := s.GetPushedRequest(t.Context(), r.URIHash, "c", in)
+			mustOK(t, "get", err)
+			check(t, "CreatedAt", got.CreatedAt)
+			check(t, "ExpiresAt-1m", got.ExpiresAt.Add(-time.Minute))
+			// The expiry is compared at microseconds, as stored.
+			_, err = s.GetPushedRequest(t.Context(), r.URIHash, "c", want.Add(time.Minute))
+			mustErr(t, "get at expiry", err, storage.ErrNotFound)
+		}},
+		{"SeenOnce", func(t *testing.T, s storage.Store) {
+			got, err := s.SeenOnce(t.Context(), storage.Hash("j"), in.Add(time.Minute), in)
+			mustOK(t, "first", err)
+			if got {
+				t.Fatal("first SeenOnce reports the id seen")
+			}
+			// Just before the stored (truncated) expiry it is still seen;
+			// at it, no longer.
+			if got, err = s.SeenOnce(t.Context(), storage.Hash("j"), in.Add(time.Hour), want.Add(time.Minute-time.Microsecond)); err != nil || !got {
+				t.Fatalf("SeenOnce before expiry = %v, %v; want true", got, err)
+			}
+			if got, err = s.SeenOnce(t.Context(), storage.Hash("j"), in.Add(time.Hour), want.Add(time.Minute)); err != nil || got {
+				t.Fatalf("SeenOnce at expiry = %v, %v; want false", got, err)
+			}
 		}},
 		{"SigningKey", func(t *testing.T, s storage.Store) {
 			k := keys.Record{ID: "k", Algorithm: "EdDSA", State: keys.StateNext, PrivateKey: []byte{1},

@@ -145,7 +145,8 @@ func scanClient(r row) (storage.Client, error) {
 	err := r.Scan(&c.ID, &c.SecretHash, &c.Name, listCol{&c.RedirectURIs}, listCol{&c.PostLogoutRedirectURIs},
 		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.CanIntrospect, &c.IDTokenAlg,
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, ownerCol{&c.Owner},
-		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.RegistrationTokenHash)
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.RegistrationTokenHash,
+		&c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR, &c.DPoPBound, &c.Profile)
 	return c, err
 }
 
@@ -153,7 +154,8 @@ func clientArgs(c storage.Client) []any {
 	return []any{c.ID, c.SecretHash, c.Name, listArg(c.RedirectURIs), listArg(c.PostLogoutRedirectURIs),
 		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.CanIntrospect, c.IDTokenAlg,
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), ownerArg(c.Owner),
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.RegistrationTokenHash}
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.RegistrationTokenHash,
+		c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR, c.DPoPBound, c.Profile}
 }
 
 func scanUser(r row) (storage.User, error) {
@@ -172,14 +174,14 @@ func scanAuthCode(r row) (storage.AuthCode, error) {
 	var c storage.AuthCode
 	err := r.Scan(&c.CodeHash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.CodeChallenge,
 		&c.CodeChallengeMethod, &c.Nonce, &c.SessionID, timeCol{&c.AuthTime}, timeCol{&c.CreatedAt},
-		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID, &c.ClaimsRequest)
+		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID, &c.ClaimsRequest, &c.DPoPJKT, &c.Resource)
 	return c, err
 }
 
 func authCodeArgs(c storage.AuthCode) []any {
 	return []any{c.CodeHash, c.ClientID, c.UserID, c.RedirectURI, c.Scope, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Nonce, c.SessionID, timeArg(c.AuthTime), timeArg(c.CreatedAt),
-		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID, c.ClaimsRequest}
+		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID, c.ClaimsRequest, c.DPoPJKT, c.Resource}
 }
 
 func scanSession(r row) (storage.Session, error) {
@@ -216,7 +218,7 @@ func userAgentArg(ua string) string {
 func refreshTokenDest(t *storage.RefreshToken) []any {
 	return []any{&t.TokenHash, &t.FamilyID, &t.ClientID, &t.UserID, &t.Scope, &t.SessionID, &t.Nonce,
 		timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.SpentAt},
-		timeCol{&t.FamilyExpiresAt}, &t.ClaimsRequest}
+		timeCol{&t.FamilyExpiresAt}, &t.ClaimsRequest, &t.DPoPJKT, &t.Resource}
 }
 
 func scanRefreshToken(r row) (storage.RefreshToken, error) {
@@ -228,7 +230,7 @@ func scanRefreshToken(r row) (storage.RefreshToken, error) {
 func refreshTokenArgs(t storage.RefreshToken) []any {
 	return []any{t.TokenHash, t.FamilyID, t.ClientID, t.UserID, t.Scope, t.SessionID, t.Nonce,
 		timeArg(t.AuthTime), timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.SpentAt),
-		timeArg(t.FamilyExpiresAt), t.ClaimsRequest}
+		timeArg(t.FamilyExpiresAt), t.ClaimsRequest, t.DPoPJKT, t.Resource}
 }
 
 func scanSigningKey(r row) (keys.Record, error) {

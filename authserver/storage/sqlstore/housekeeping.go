@@ -39,6 +39,7 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 //   - an access-token revocation, a throttle counter or a session's client
 //     record has an expiry not after now;
 //   - a registration token has an expiry not after now or no use left;
+//   - a pushed request or a seen id has an expiry not after now;
 //   - a family revocation was recorded before revokedBefore and no token of
 //     the family is left (see purgeFamilyRevocations).
 //
@@ -66,6 +67,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now, spentBefore, revokedBefor
 		{"throttle counters", s.q.throttle.purge, []any{n, limit}},
 		{"session clients", s.q.sessionClients.purge, []any{n, limit}},
 		{"registration tokens", s.q.regTokens.purge, []any{n, limit}},
+		{"pushed requests", s.q.pushed.purge, []any{n, limit}},
+		{"seen ids", s.q.replay.purge, []any{n, limit}},
 	} {
 		res, err := s.w.ExecContext(ctx, st.query, st.args...)
 		if err != nil {

@@ -59,9 +59,16 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 		}},
 		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, "f", time.Now()) }},
 		{"ListSigningKeys", func() error { _, err := s.ListSigningKeys(ctx); return err }},
+		// Neither may read a cut connection as an answer: "not seen" would
+		// let a replayed proof through, "not found" refuse a live request.
+		{"SeenOnce", func() error {
+			_, err := s.SeenOnce(ctx, storage.Hash("jti"), time.Now().Add(time.Minute), time.Now())
+			return err
+		}},
+		{"SpendPushedRequest", func() error { return s.SpendPushedRequest(ctx, storage.Hash("urn"), "web", time.Now()) }},
 	}
 	for _, c := range checks {
-		if err := c.call(); !errors.Is(err, storage.ErrUnavailable) || errors.Is(err, storage.ErrNotFound) {
+		if err := c.call(); !errors.Is(err, storage.ErrUnavailable) || errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrAlreadyUsed) {
 			t.Errorf("%s during the outage: got %v, want storage.ErrUnavailable", c.name, err)
 		}
 	}

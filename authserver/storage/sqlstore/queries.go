@@ -4,13 +4,15 @@ package sqlstore
 const (
 	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at, owner,
-		backchannel_logout_uri, backchannel_logout_session_required, registration_token_hash`
+		backchannel_logout_uri, backchannel_logout_session_required, registration_token_hash,
+		token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile`
 	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner, claims, disabled`
 	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
-		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id, claims_request`
+		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id, claims_request,
+		dpop_jkt, resource`
 	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
 	refreshTokenCols = `token_hash, family_id, client_id, user_id, scope, session_id, nonce,
-		auth_time, created_at, expires_at, spent_at, family_expires_at, claims_request`
+		auth_time, created_at, expires_at, spent_at, family_expires_at, claims_request, dpop_jkt, resource`
 	signingKeyCols = `id, algorithm, state, private_key, created_at, activates_at, retired_at, expires_at`
 )
 
@@ -51,6 +53,8 @@ type queries struct {
 	sessionClients sessionClientQueries
 	consent        consentQueries
 	regTokens      registrationTokenQueries
+	pushed         pushedRequestQueries
+	replay         replayQueries
 }
 
 func newQueries(d dialect) queries {
@@ -61,7 +65,7 @@ func newQueries(d dialect) queries {
 		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
 
 		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				secret_hash = excluded.secret_hash,
 				name = excluded.name,
@@ -76,10 +80,16 @@ func newQueries(d dialect) queries {
 				backchannel_logout_uri = excluded.backchannel_logout_uri,
 				backchannel_logout_session_required = excluded.backchannel_logout_session_required,
 				registration_token_hash = excluded.registration_token_hash,
+				token_endpoint_auth_method = excluded.token_endpoint_auth_method,
+				jwks = excluded.jwks,
+				jwks_uri = excluded.jwks_uri,
+				require_pushed_authorization_requests = excluded.require_pushed_authorization_requests,
+				dpop_bound_access_tokens = excluded.dpop_bound_access_tokens,
+				profile = excluded.profile,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE clients.owner = excluded.owner OR clients.owner = 'unknown'`),
-		createClient: r(`INSERT INTO clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		createClient: r(`INSERT INTO clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getClient:    r(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`),
 		listClients:  r(`SELECT ` + clientCols + ` FROM clients ORDER BY id`),
 		deleteClient: r(`DELETE FROM clients WHERE id = ?`),
@@ -141,7 +151,7 @@ func newQueries(d dialect) queries {
 		deleteUserAuthCodes: r(`DELETE FROM auth_codes WHERE user_id = ?`),
 
 		createAuthCode: r(`INSERT INTO auth_codes (` + authCodeCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		// One statement decides the winner: the row lock (PostgreSQL) or the
 		// single writer (SQLite) makes every later UPDATE see used_at set.
 		// The client, redirect URI and PKCE challenge are conditions of the
@@ -161,7 +171,7 @@ func newQueries(d dialect) queries {
 			ORDER BY created_at DESC, id_hash`),
 
 		createRefreshToken: r(`INSERT INTO refresh_tokens (` + refreshTokenCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getRefreshToken: r(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
 			WHERE token_hash = ? AND ` + notRevoked),
 		spendRefreshToken: r(`UPDATE refresh_tokens SET spent_at = ?
@@ -222,5 +232,7 @@ func newQueries(d dialect) queries {
 		sessionClients: newSessionClientQueries(r),
 		consent:        newConsentQueries(r),
 		regTokens:      newRegistrationTokenQueries(r),
+		pushed:         newPushedRequestQueries(r),
+		replay:         newReplayQueries(r),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,6 +185,119 @@ func TestMigrateFromVersion5(t *testing.T) {
 				CreatedAt: time.UnixMicro(1e6).UTC(), ExpiresAt: time.UnixMicro(1e15).UTC()}
 			if err := s.CreateRegistrationToken(t.Context(), rt); err != nil {
 				t.Fatalf("CreateRegistrationToken after the migration: %v", err)
+			}
+		})
+	}
+}
+
+// TestZeroClockFailsClosed: a caller that forgets the clock passes the
+// zero time, which binds NULL. The one-time records must then refuse
+// rather than accept: no pushed request is found or spent, and an id
+// recorded before stays seen.
+func TestZeroClockFailsClosed(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			s := openStore(t, b.name, b.dsn(t))
+			ctx := t.Context()
+			now := time.Now()
+			if err := s.UpsertClient(ctx, storage.Client{ID: "web"}); err != nil {
+				t.Fatal(err)
+			}
+			r := storage.PushedRequest{URIHash: storage.Hash("urn"), ClientID: "web", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			if err := s.CreatePushedRequest(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GetPushedRequest(ctx, r.URIHash, "web", time.Time{}); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("GetPushedRequest with a zero clock: %v, want ErrNotFound", err)
+			}
+			if err := s.SpendPushedRequest(ctx, r.URIHash, "web", time.Time{}); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("SpendPushedRequest with a zero clock: %v, want ErrNotFound", err)
+			}
+			if err := s.SpendPushedRequest(ctx, r.URIHash, "web", now); err != nil {
+				t.Errorf("SpendPushedRequest afterwards: %v", err)
+			}
+			id := storage.Hash("jti")
+			if seen, err := s.SeenOnce(ctx, id, now.Add(time.Minute), now); err != nil || seen {
+				t.Fatalf("first SeenOnce = %v, %v", seen, err)
+			}
+			if seen, err := s.SeenOnce(ctx, id, now.Add(time.Minute), time.Time{}); err != nil || !seen {
+				t.Errorf("SeenOnce of a recorded id with a zero clock = %v, %v; want true", seen, err)
+			}
+			if _, err := s.SeenOnce(ctx, storage.Hash("other"), time.Time{}, now); err == nil {
+				t.Errorf("SeenOnce with a zero expiry recorded an id that would be forgotten at once")
+			}
+		})
+	}
+}
+
+// TestMigrateFromVersion6 upgrades a database of the release before
+// sender-constrained tokens: its clients keep authenticating as before (no
+// recorded method, so by secret or as public), nothing is bound to a DPoP
+// key or a resource, and it can keep pushed requests and seen ids.
+func TestMigrateFromVersion6(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { old.Close() })
+			codeHash, tokenHash := storage.Hash("old code"), storage.Hash("old token")
+			for _, q := range []struct {
+				query string
+				args  []any
+			}{
+				{`INSERT INTO clients (id, name, secret_hash, owner) VALUES (?, ?, ?, ?)`,
+					[]any{"confidential", "Confidential", storage.Hash("secret"), "file"}},
+				{`INSERT INTO clients (id, name, owner) VALUES (?, ?, ?)`, []any{"public", "Public", "file"}},
+				{`INSERT INTO auth_codes (code_hash, client_id, user_id, redirect_uri, created_at, expires_at)
+					VALUES (?, ?, ?, ?, ?, ?)`, []any{codeHash, "public", "u", "https://app.example/cb", int64(1e6), int64(1e15)}},
+				{`INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, expires_at, family_expires_at)
+					VALUES (?, ?, ?, ?, ?, ?)`, []any{tokenHash, "F", "public", "u", int64(1e15), int64(1e15)}},
+			} {
+				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
+					t.Fatalf("%s: %v", q.query, err)
+				}
+			}
+			s := openStore(t, b.name, dsn)
+			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
+				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
+			}
+			for _, tc := range []struct {
+				id      string
+				methods []string
+				public  bool
+			}{
+				{"confidential", []string{storage.AuthSecretBasic, storage.AuthSecretPost}, false},
+				{"public", []string{storage.AuthNone}, true},
+			} {
+				c, err := s.GetClient(t.Context(), tc.id)
+				if err != nil || c.TokenEndpointAuthMethod != "" || c.JWKS != "" || c.JWKSURI != "" ||
+					c.RequirePAR || c.DPoPBound || c.Profile != "" {
+					t.Fatalf("client written before the migration: %+v, %v", c, err)
+				}
+				if got := c.AuthMethods(); !slices.Equal(got, tc.methods) || c.Public() != tc.public {
+					t.Errorf("client %s: AuthMethods %q, Public %v; want %q, %v", tc.id, got, c.Public(), tc.methods, tc.public)
+				}
+			}
+			code, err := s.ConsumeAuthCode(t.Context(), codeHash,
+				storage.CodeRedemption{ClientID: "public", RedirectURI: "https://app.example/cb", FamilyID: "G"}, time.UnixMicro(2e6))
+			if err != nil || code.DPoPJKT != "" || code.Resource != "" {
+				t.Fatalf("code written before the migration: %+v, %v", code, err)
+			}
+			rt, err := s.GetRefreshToken(t.Context(), tokenHash)
+			if err != nil || rt.DPoPJKT != "" || rt.Resource != "" {
+				t.Fatalf("token written before the migration: %+v, %v", rt, err)
+			}
+			pr := storage.PushedRequest{URIHash: storage.Hash("urn"), ClientID: "public",
+				Params:    map[string][]string{"scope": {"openid"}},
+				CreatedAt: time.UnixMicro(1e6).UTC(), ExpiresAt: time.UnixMicro(1e15).UTC()}
+			if err := s.CreatePushedRequest(t.Context(), pr); err != nil {
+				t.Fatalf("CreatePushedRequest after the migration: %v", err)
+			}
+			if seen, err := s.SeenOnce(t.Context(), storage.Hash("jti"), time.UnixMicro(1e15), time.UnixMicro(2e6)); err != nil || seen {
+				t.Fatalf("SeenOnce after the migration = %v, %v; want false", seen, err)
 			}
 		})
 	}
