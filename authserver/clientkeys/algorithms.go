@@ -16,9 +16,9 @@ import (
 // fresh slice each call, so no caller can change another's list.
 func DefaultAlgorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
-// FAPI2Algorithms are the algorithms the FAPI 2.0 Security Profile §5.4
-// allows for client assertions and request objects (RS256 is out: PKCS#1
-// v1.5 signatures are deprecated there). Pass them as the policy of a
+// FAPI2Algorithms are the algorithms the FAPI 2.0 Security Profile allows
+// for client assertions and request objects (its cryptography section:
+// PS256, ES256 or EdDSA; RS256's PKCS#1 v1.5 signatures are out). Pass them as the policy of a
 // client with that profile.
 func FAPI2Algorithms() []string { return []string{"PS256", "ES256", "EdDSA"} }
 

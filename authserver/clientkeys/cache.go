@@ -102,14 +102,17 @@ type cacheEntry struct {
 	// lastRefetch is when the last fetch caused by refresh started.
 	lastRefetch time.Time
 	inflight    *fetchCall
+	// waiting counts the callers blocked on a fetch of this URI, for
+	// tests that must know every caller is there before the server
+	// answers.
+	waiting int
 }
 
 // fetchCall is one fetch that concurrent callers wait on together.
 type fetchCall struct {
-	done    chan struct{}
-	waiters int     // guarded by Cache.mu; callers waiting, for tests
-	set     *KeySet // written before done is closed: the entry's keys after the fetch
-	err     error   // written before done is closed: the fetch's error
+	done chan struct{}
+	set  *KeySet // written before done is closed: the entry's keys after the fetch
+	err  error   // written before done is closed: the fetch's error
 }
 
 // NewCache validates cfg and returns a Cache. Its errors wrap
@@ -210,7 +213,7 @@ func (c *Cache) Keys(ctx context.Context, uri string, refresh bool) (*KeySet, er
 	c.mu.Lock()
 	e := c.entryLocked(uri)
 	call := e.inflight
-	if true {
+	if call == nil {
 		now := c.now()
 		if !c.needsFetch(e, now, refresh) {
 			set, err := e.set, e.lastErr
@@ -223,15 +226,17 @@ func (c *Cache) Keys(ctx context.Context, uri string, refresh bool) (*KeySet, er
 		c.mu.Unlock()
 		return set, nil
 	}
-	call.waiters++
+	e.waiting++
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		e.waiting--
+		c.mu.Unlock()
+	}()
 	select {
 	case <-call.done:
 		return answer(uri, call.set, call.err)
 	case <-ctx.Done():
-		c.mu.Lock()
-		call.waiters--
-		c.mu.Unlock()
 		return nil, ctx.Err()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -42,10 +43,13 @@ func newJWKSServer(t *testing.T, useTLS bool, body []byte) *jwksServer {
 	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/jwks", http.StatusFound)
 	})
+	s.srv = httptest.NewUnstartedServer(mux)
+	// The handshake errors of TestCacheChecksTheCertificate are expected.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if useTLS {
-		s.srv = httptest.NewTLSServer(mux)
+		s.srv.StartTLS()
 	} else {
-		s.srv = httptest.NewServer(mux)
+		s.srv.Start()
 	}
 	t.Cleanup(s.srv.Close)
 	return s
@@ -335,12 +339,16 @@ func TestCacheClockStepsBack(t *testing.T) {
 	wantHits(t, s, 2, "after the clock stepped back")
 }
 
-// waitForWaiters polls until n callers wait on the fetch of uri: the
-// moment the test lets the server answer. Not a timed assertion: the test
-// times out only if the callers never get there.
-func waitForWaiters(t *testing.T, c *clientkeys.Cache, uri string, n int) {
+// waitForWaiters polls until n callers wait on a fetch of uri: the moment
+// the test lets the server answer. A caller that finished before that did
+// not wait for the shared fetch. Not a timed assertion: the test times out
+// only if the callers never get there.
+func waitForWaiters(t *testing.T, c *clientkeys.Cache, uri string, n int, finished *atomic.Int32) {
 	t.Helper()
-	for c.Waiters(uri) < n {
+	for c.Waiting(uri) < n {
+		if finished.Load() > 0 {
+			t.Fatalf("a caller returned before the key server answered: it did not wait for the fetch in flight")
+		}
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
 	}
@@ -358,8 +366,10 @@ func TestCacheConcurrentMissesShareOneFetch(t *testing.T) {
 		c := newCache(t, clock, s)
 		release := s.hold()
 		errs := make(chan error, n)
+		var finished atomic.Int32
 		for range n {
 			go func() {
+				defer finished.Add(1)
 				set, err := c.Keys(ctx, s.url(), false)
 				if err == nil && set.Len() != 1 {
 					err = fmt.Errorf("%d keys", set.Len())
@@ -367,7 +377,7 @@ func TestCacheConcurrentMissesShareOneFetch(t *testing.T) {
 				errs <- err
 			}()
 		}
-		waitForWaiters(t, c, s.url(), n)
+		waitForWaiters(t, c, s.url(), n, &finished)
 		release()
 		for range n {
 			if err := <-errs; err != nil {
@@ -389,14 +399,16 @@ func TestCacheConcurrentMissesShareOneFetch(t *testing.T) {
 		s.set(jwksJSON(t, jwk("P-256", "k1"), jwk("P-256b", "k2")), http.StatusOK, "")
 		release := s.hold()
 		errs := make(chan error, n)
+		var finished atomic.Int32
 		for range n {
 			assertion := sign(t, jwtSpec{key: "P-256b", alg: "ES256", kid: "k2"}, assertionClaims(clock))
 			go func() {
+				defer finished.Add(1)
 				_, err := v.VerifyAssertion(ctx, assertion, testClientID, c.Source(s.url()), testAudiences, clientkeys.AssertionPolicy{})
 				errs <- err
 			}()
 		}
-		waitForWaiters(t, c, s.url(), n)
+		waitForWaiters(t, c, s.url(), n, &finished)
 		release()
 		for range n {
 			if err := <-errs; err != nil {

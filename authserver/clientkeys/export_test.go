@@ -1,14 +1,14 @@
 package clientkeys
 
-// Waiters is how many callers wait on the fetch of uri in flight (0 when
-// none is): tests wait for it to reach their number of goroutines before
-// they let the server answer, so that "concurrent" is certain, not likely.
-func (c *Cache) Waiters(uri string) int {
+// Waiting is how many callers wait on a fetch of uri: tests wait for it to
+// reach their number of goroutines before they let the server answer, so
+// that "concurrent" is certain, not likely.
+func (c *Cache) Waiting(uri string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[uri]
-	if !ok || el.Value.(*cacheEntry).inflight == nil {
+	if !ok {
 		return 0
 	}
-	return el.Value.(*cacheEntry).inflight.waiters
+	return el.Value.(*cacheEntry).waiting
 }

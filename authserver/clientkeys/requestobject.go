@@ -33,9 +33,10 @@ type RequestObjectPolicy struct {
 }
 
 // FAPI2RequestObjectPolicy is the policy of a client with the FAPI 2.0
-// profile (FAPI 2.0 Message Signing §5.3.1, as FAPI 1.0 Advanced §5.2.2
-// 13 and 17): FAPI2Algorithms, exp and nbf required, nbf at most 60
-// minutes old and exp at most 60 minutes after nbf.
+// profile: FAPI2Algorithms, and the bounds FAPI 1.0 Advanced §5.2.2 set
+// for signed requests and the FAPI 2.0 message-signing profile keeps: exp
+// and nbf required, nbf at most 60 minutes old, exp at most 60 minutes
+// after nbf.
 func FAPI2RequestObjectPolicy() RequestObjectPolicy {
 	return RequestObjectPolicy{
 		Algorithms:       FAPI2Algorithms(),
