@@ -19,9 +19,15 @@ import (
 )
 
 // authorizeParams are the authorization-request parameters that survive the
-// round trip through the login and consent forms; anything else is dropped.
+// round trip through the login and consent forms, and that a pushed request
+// stores; anything else is dropped. resource may be repeated (RFC 8707).
 var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode", "claims", "id_token_hint"}
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode", "claims", "id_token_hint",
+	"resource", "dpop_jkt"}
+
+// formFields are the fields the login and consent forms carry: a request's
+// parameters, or a pushed request's client_id and request_uri (formParams).
+var formFields = append(slices.Clone(authorizeParams), "request_uri")
 
 // authzRequest is a validated authorization request.
 type authzRequest struct {
@@ -42,6 +48,17 @@ type authzRequest struct {
 	responseMode string
 	// claims is the claims parameter (OIDC Core §5.5), nil for none.
 	claims *claimsRequest
+	// resource are the RFC 8707 resource indicators, the audiences the
+	// tokens are for (nil: the client's default); dpopJKT is the
+	// thumbprint of the DPoP key the code is bound to (RFC 9449 §10), "".
+	resource []string
+	dpopJKT  string
+	// pushed is the pushed request (RFC 9126) the request came from, by
+	// requestURI, nil for none; reauth is a prompt=login outside it (see
+	// signedInSincePush).
+	pushed     *storage.PushedRequest
+	requestURI string
+	reauth     bool
 }
 
 // pageError is shown to the user on an error page, because it is unsafe to
@@ -56,52 +73,84 @@ func (e *pageError) Error() string { return e.title + ": " + e.detail }
 // pkceChallenge is what S256 produces: 32 bytes, base64url without padding.
 var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-// parseAuthorize validates an authorization request in the order RFC 6749
-// §4.1.2.1 demands: the client and the exact redirect URI first (any problem
-// there is a *pageError, never a redirect), then everything else (a
-// *protocolError to send back to the now trusted redirect URI).
-func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzRequest, error) {
-	for _, name := range []string{"client_id", "redirect_uri"} {
-		if len(q[name]) > 1 {
-			return nil, &pageError{http.StatusBadRequest, "Invalid request", name + " was sent more than once."}
-		}
+// authorizeClient is the client an authorization request names by its
+// client_id, the one parameter read outside a pushed request or a request
+// object. Any problem is a *pageError: without a client there is no
+// redirect URI to trust.
+func (s *Server) authorizeClient(ctx context.Context, q url.Values) (storage.Client, error) {
+	if len(q["client_id"]) > 1 {
+		return storage.Client{}, &pageError{http.StatusBadRequest, "Invalid request", "client_id was sent more than once."}
+	}
+	clientID := q.Get("client_id")
+	if bad := checkParam("client_id", clientID); bad != nil {
+		return storage.Client{}, &pageError{http.StatusBadRequest, "Invalid request", bad.sentence()}
+	}
+	if clientID == "" {
+		return storage.Client{}, &pageError{http.StatusBadRequest, "Invalid request", "The application did not say who it is (client_id is missing)."}
+	}
+	c, err := s.store.GetClient(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Client{}, &pageError{http.StatusBadRequest, "Unknown application", "Client " + clientID + " is not registered."}
+	}
+	return c, err
+}
+
+// authorizeTarget establishes where the answer to an authorization request
+// goes: the registered client and its exact redirect URI (a *pageError when
+// either is in doubt), with the state and response mode to answer with. It
+// also returns the first malformed parameter other than those two, for the
+// caller to answer by redirect.
+func (s *Server) authorizeTarget(ctx context.Context, q url.Values) (*authzRequest, *paramError, error) {
+	c, err := s.authorizeClient(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(q["redirect_uri"]) > 1 {
+		return nil, nil, &pageError{http.StatusBadRequest, "Invalid request", "redirect_uri was sent more than once."}
 	}
 	// Malformed values never reach the store. checkParams reports client_id
 	// and redirect_uri first: while they are in doubt, only a page may say so.
 	bad := checkParams(q)
 	if bad != nil && (bad.name == "client_id" || bad.name == "redirect_uri") {
-		return nil, &pageError{http.StatusBadRequest, "Invalid request", bad.sentence()}
+		return nil, nil, &pageError{http.StatusBadRequest, "Invalid request", bad.sentence()}
 	}
-	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
-	if clientID == "" {
-		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The application did not say who it is (client_id is missing)."}
-	}
-	c, err := s.store.GetClient(ctx, clientID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, &pageError{http.StatusBadRequest, "Unknown application", "Client " + clientID + " is not registered."}
-	}
-	if err != nil {
-		return nil, err
-	}
+	redirectURI := q.Get("redirect_uri")
 	if redirectURI == "" {
-		return nil, &pageError{http.StatusBadRequest, "Invalid request", "redirect_uri is missing."}
+		return nil, nil, &pageError{http.StatusBadRequest, "Invalid request", "redirect_uri is missing."}
 	}
 	if !slices.Contains(c.RedirectURIs, redirectURI) { // exact match (RFC 9700 §4.1.3)
-		return nil, &pageError{http.StatusBadRequest, "Invalid redirect",
+		return nil, nil, &pageError{http.StatusBadRequest, "Invalid redirect",
 			"redirect_uri " + redirectURI + " is not registered for client " + c.ID + "."}
 	}
 	observe.SetClientID(ctx, c.ID)
 	req := &authzRequest{client: c, redirectURI: redirectURI, state: q.Get("state"), maxAge: -1, params: url.Values{}}
 	for _, name := range authorizeParams {
-		if v := q.Get(name); v != "" {
-			req.params.Set(name, v)
+		for _, v := range q[name] {
+			if v != "" {
+				req.params.Add(name, v)
+			}
 		}
 	}
 	// Decided first, so that every error below reaches the client the way
-	// it asked for; any other value is refused below, by query.
+	// it asked for; any other value is refused by validateAuthorize.
 	if len(q["response_mode"]) == 1 && q.Get("response_mode") == responseModeFormPost {
 		req.responseMode = responseModeFormPost
 	}
+	return req, bad, nil
+}
+
+// validateAuthorize validates an authorization request whose parameters
+// come from src, in the order RFC 6749 §4.1.2.1 demands: the client and the
+// exact redirect URI first (any problem there is a *pageError, never a
+// redirect; authorizeTarget), then everything else (a *protocolError to
+// send back to the now trusted redirect URI). The authorization endpoint
+// reaches it through parseAuthorize, the PAR endpoint directly.
+func (s *Server) validateAuthorize(ctx context.Context, q url.Values, src requestSource) (*authzRequest, error) {
+	req, bad, err := s.authorizeTarget(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c := req.client
 	if bad != nil {
 		if bad.name == "state" {
 			req.state = "" // not echoed back
@@ -109,7 +158,7 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		return req, errInvalidRequest("%s", bad.Error())
 	}
 	for name, values := range q {
-		if len(values) > 1 {
+		if len(values) > 1 && name != "resource" { // RFC 8707 §2: resource may repeat
 			return req, errInvalidRequest("parameter %s was sent more than once", name)
 		}
 	}
@@ -122,13 +171,8 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	if !slices.Contains(c.GrantTypes, "authorization_code") {
 		return req, errUnauthorizedClient("client %s is not allowed the authorization_code grant", c.ID)
 	}
-	// The errors OIDC Core §6.1 and §6.2 name, which the conformance suite
-	// expects: request objects are not supported, by value or by reference.
-	if q.Has("request") {
-		return req, newError("request_not_supported", http.StatusBadRequest, "request objects (the request parameter) are not supported")
-	}
-	if q.Has("request_uri") {
-		return req, newError("request_uri_not_supported", http.StatusBadRequest, "request_uri is not supported")
+	if err := s.checkIndirection(c, q, src); err != nil {
+		return req, err
 	}
 	if rm := q.Get("response_mode"); rm != "" && rm != "query" && rm != responseModeFormPost {
 		return req, errInvalidRequest("response_mode %s is not supported; use query or form_post", rm)
@@ -144,6 +188,12 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		return req, err
 	}
 	if err := req.parsePKCE(q); err != nil {
+		return req, err
+	}
+	if req.resource, err = s.requestedResources(c, q["resource"]); err != nil {
+		return req, err
+	}
+	if req.dpopJKT, err = parseDPoPJKT(q.Get("dpop_jkt")); err != nil {
 		return req, err
 	}
 	req.nonce = q.Get("nonce")
@@ -173,6 +223,9 @@ func (req *authzRequest) parsePKCE(q url.Values) error {
 		return errInvalidRequest("code_challenge_method without code_challenge")
 	case challenge == "" && req.client.Public():
 		return errInvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256")
+	case challenge == "" && req.client.Profile == storage.ProfileFAPI2:
+		// FAPI 2.0 Security Profile §5.3.2.2: PKCE S256 for every client.
+		return errInvalidRequest("PKCE is required for client %s (profile fapi2): send code_challenge with code_challenge_method=S256", req.client.ID)
 	case challenge == "":
 		return nil
 	case method != "S256":
@@ -198,6 +251,7 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request, params
 	if err == nil {
 		var sess *storage.Session
 		if sess, err = s.currentSession(r); err == nil {
+			req.signedInSincePush(sess)
 			return req, sess, true
 		}
 	}
@@ -257,7 +311,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, req, err)
 		return
 	}
-	if !s.checkCSRF(w, r, csrfLogin, req.params) {
+	if !s.checkCSRF(w, r, csrfLogin, req.formParams()) {
 		return
 	}
 	if checkParam("username", username) != nil || checkParam("password", pw) != nil {
@@ -295,12 +349,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.auditLogin(r.Context(), "login_form", username, req.client.ID, user.ID, "")
 	// The user has just signed in: prompt=login and max_age are satisfied;
 	// prompt=consent is not.
-	params := cloneValues(req.params)
-	params.Del("prompt")
-	if slices.Contains(req.prompts, "consent") {
-		params.Set("prompt", "consent")
+	params := cloneValues(req.formParams())
+	if req.pushed == nil { // a pushed request is satisfied by the sign-in's time (signedInSincePush)
+		params.Del("prompt")
+		if slices.Contains(req.prompts, "consent") {
+			params.Set("prompt", "consent")
+		}
+		params.Del("max_age")
 	}
-	params.Del("max_age")
 	http.Redirect(w, r, s.path(pathAuthorize)+"?"+params.Encode(), http.StatusSeeOther)
 }
 
@@ -326,7 +382,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, sess, ok := s.authorizeRequest(w, r, r.PostForm)
-	if !ok || !s.checkCSRF(w, r, csrfConsent, req.params) {
+	if !ok || !s.checkCSRF(w, r, csrfConsent, req.formParams()) {
 		return
 	}
 	if sess == nil {
@@ -382,8 +438,12 @@ func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request, purpose strin
 
 // issueCode creates the authorization code and redirects to the client.
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzRequest, sess *storage.Session) {
+	if err := s.spendPushed(r.Context(), req); err != nil {
+		s.authorizeError(w, r, req, err)
+		return
+	}
 	g := &grant{client: req.client, userID: sess.UserID, nonce: req.nonce, sessionID: sess.IDHash, authTime: sess.AuthTime,
-		claims: req.claims}
+		claims: req.claims, resource: strings.Join(req.resource, " "), codeJKT: req.dpopJKT}
 	ti, err := s.engine.GenerateAuthToken(withGrant(r.Context(), g), oauth2.Code, &oauth2.TokenGenerateRequest{
 		ClientID:            req.client.ID,
 		UserID:              sess.UserID,
@@ -453,9 +513,9 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzR
 		Username:   username,
 		Error:      msg,
 		SignedInAs: signedInAs,
-		CSRFToken:  s.csrfToken(w, r, csrfLogin, req.params),
+		CSRFToken:  s.csrfToken(w, r, csrfLogin, req.formParams()),
 		Action:     s.path(pathLogin),
-		Hidden:     fieldsOf(req.params, authorizeParams),
+		Hidden:     fieldsOf(req.formParams(), formFields),
 	})
 }
 
@@ -467,16 +527,16 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *auth
 		s.authorizeError(w, r, req, err)
 		return
 	}
-	notYou := cloneValues(req.params)
+	notYou := cloneValues(req.formParams())
 	notYou.Set("prompt", "login")
 	s.render(w, http.StatusOK, templates.Consent{
 		ClientName: clientName(req.client),
 		Username:   user.Username,
 		NotYouURL:  s.path(pathAuthorize) + "?" + notYou.Encode(),
-		CSRFToken:  s.csrfToken(w, r, csrfConsent, req.params),
+		CSRFToken:  s.csrfToken(w, r, csrfConsent, req.formParams()),
 		Action:     s.path(pathAuthorize),
 		Scopes:     s.consentWords(ask),
-		Hidden:     fieldsOf(req.params, authorizeParams),
+		Hidden:     fieldsOf(req.formParams(), formFields),
 	})
 }
 
@@ -531,12 +591,15 @@ func (s *Server) sessionUsername(r *http.Request, sess *storage.Session) string 
 	return u.Username
 }
 
-// fieldsOf turns the named parameters into hidden form fields, in order.
+// fieldsOf turns the named parameters into hidden form fields, in order,
+// every value of a repeated one (resource).
 func fieldsOf(params url.Values, names []string) []templates.Field {
 	var fields []templates.Field
 	for _, name := range names {
-		if v := params.Get(name); v != "" {
-			fields = append(fields, templates.Field{Name: name, Value: v})
+		for _, v := range params[name] {
+			if v != "" {
+				fields = append(fields, templates.Field{Name: name, Value: v})
+			}
 		}
 	}
 	return fields

@@ -2,6 +2,8 @@ package authserver_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
+	"github.com/authserver-dev/authserver/authserver/dpop"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -78,6 +81,33 @@ func BenchmarkTokenEndpointClientCredentials(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+// BenchmarkTokenClientCredentialsPrivateKeyJWT is
+// BenchmarkTokenEndpointClientCredentials with private_key_jwt instead of a
+// secret: the assertion's checks and signature, its jti recorded in the
+// store's replay cache (one SQLite write), and one ES256 access token. Each
+// request needs a fresh assertion, so b.N are signed before the timer
+// starts.
+func BenchmarkTokenClientCredentialsPrivateKeyJWT(b *testing.B) {
+	env := startPK(b, nil)
+	for _, key := range []string{"ec", "rsa-ps", "ed", "rsa"} {
+		b.Run(pkKeys()[key].alg, func(b *testing.B) {
+			forms := make([]url.Values, b.N)
+			for i := range forms {
+				claims := pkClaims(env.p, pkInline)
+				claims["exp"] = claims["iat"].(int64) + 300
+				forms[i] = withAssertion(clientCredentialsForm(), pkKeys()[key].sign(b, claims))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if r := serveForm(env.p.App.Server, forms[i]); r.status != http.StatusOK {
+					b.Fatalf("status %d: %v", r.status, r.body)
+				}
+			}
+		})
 	}
 }
 
@@ -189,4 +219,40 @@ func postJSON(b *testing.B, c *http.Client, u, body, user, secret string) map[st
 		b.Fatalf("status %d %v", resp.StatusCode, m)
 	}
 	return m
+}
+
+// BenchmarkTokenClientCredentialsDPoP is BenchmarkTokenEndpointClientCredentials
+// with an ES256 DPoP proof on every request: the proof's verification (its
+// signature, the claims, one replay-cache insert in the store) and cnf.jkt
+// in the token. The proofs are signed before the clock starts, as a
+// client's cost, not the server's.
+func BenchmarkTokenClientCredentialsDPoP(b *testing.B) {
+	p := authtest.Start(b, nil)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := dpop.NewSigner(key, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer.Now = p.Clock.Now
+	proofs := make([]string, b.N)
+	for i := range proofs {
+		if proofs[i], err = signer.Proof(http.MethodPost, p.URL+"/token", dpop.ProofOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rec := httptest.NewRecorder()
+		req := tokenRequest(form, "service", "service-secret-0123456789abcdefghij")
+		req.Header.Set("DPoP", proofs[i])
+		p.App.Server.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
 }

@@ -269,8 +269,11 @@ func TestDiscoveryAdvertisesClaims(t *testing.T) {
 	if !doc.ClaimsParameter || !slices.Equal(doc.ACRValues, []string{acr}) {
 		t.Errorf("claims_parameter_supported %v, acr_values_supported %v", doc.ClaimsParameter, doc.ACRValues)
 	}
-	if doc.RequestParam == nil || *doc.RequestParam || doc.RequestURIParam == nil || *doc.RequestURIParam {
-		t.Errorf("request_parameter_supported %v, request_uri_parameter_supported %v: want both false (absent means true)",
+	// Signed request objects are supported (par.go); a request_uri only
+	// from the PAR endpoint, which request_uri_parameter_supported does not
+	// cover (RFC 9126 §5).
+	if doc.RequestParam == nil || !*doc.RequestParam || doc.RequestURIParam == nil || *doc.RequestURIParam {
+		t.Errorf("request_parameter_supported %v, request_uri_parameter_supported %v: want true and false (absent means true)",
 			doc.RequestParam, doc.RequestURIParam)
 	}
 }
@@ -370,16 +373,18 @@ func TestClaimsParameterErrors(t *testing.T) {
 	})
 }
 
-// request and request_uri are answered with the errors OIDC Core §6 names,
+// An unsigned request object is refused (invalid_request_object: request
+// objects must be signed with the client's keys, par.go) and a request_uri
+// not from the PAR endpoint is answered with the error OIDC Core §6 names,
 // at the validated redirect URI with state; an unregistered redirect URI
-// still gets the error page. oidcc-unsigned-request-object (rejected as
-// unsupported), oidcc-request-uri-unsigned (rejected as unsupported),
-// oidcc-ensure-request-object-with-redirect-uri.
+// still gets the error page. oidcc-request-uri-unsigned (rejected as
+// unsupported); oidcc-unsigned-request-object is skipped by the suite, as
+// discovery does not list none.
 func TestRequestObjectsNotSupported(t *testing.T) {
 	t.Parallel()
 	p := claimsProvider(t, claimsRedirect)
 	for _, tc := range []struct{ name, param, want string }{
-		{"request", "request", "request_not_supported"},
+		{"request", "request", "invalid_request_object"},
 		{"request_uri", "request_uri", "request_uri_not_supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/authserver-dev/authserver/authserver/authtest"
 	"github.com/authserver-dev/authserver/authserver/clientkeys"
+	"github.com/authserver-dev/authserver/authserver/dpop"
 	"github.com/authserver-dev/authserver/config"
 )
 
@@ -237,7 +238,7 @@ func pkClients(t testing.TB, jwksURI string) []config.Client {
 			Scopes: []string{"openid", "offline_access", "api.read"}, AllowIntrospection: true, SkipConsent: true},
 		{ID: pkRemote, Name: "PK Remote", TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: jwksURI,
 			GrantTypes: []string{"client_credentials"}, Scopes: []string{"api.read"}},
-		{ID: pkFAPI2, Name: "PK FAPI 2.0", Profile: "fapi2", TokenEndpointAuthMethod: "private_key_jwt", JWKS: pkJWKSMap(t, "ec", "rsa", "ed"),
+		{ID: pkFAPI2, Name: "PK FAPI 2.0", Profile: "fapi2", IDTokenSignedResponseAlg: "ES256", TokenEndpointAuthMethod: "private_key_jwt", JWKS: pkJWKSMap(t, "ec", "rsa", "ed"),
 			RequirePushedAuthorizationRequests: true, DPoPBoundAccessTokens: true,
 			RedirectURIs: []string{"https://fapi.example.com/cb"}, GrantTypes: []string{"authorization_code", "client_credentials"}, Scopes: []string{"openid", "api.read"}},
 		{ID: basicOnly, Name: "Basic Only", Secret: basicSecret, TokenEndpointAuthMethod: "client_secret_basic",
@@ -285,4 +286,30 @@ func hmacJWT(t testing.TB, secret []byte, kid string, claims map[string]any) str
 	}
 	raw, _ := jws.CompactSerialize()
 	return raw
+}
+
+// dpopSigner makes DPoP proofs with a fresh P-256 key, for clients whose
+// tokens must be bound (profile fapi2).
+func dpopSigner(t testing.TB) *dpop.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func decodeJSON(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+// recorded reads a recorded JSON answer.
+func recorded(rec *httptest.ResponseRecorder) pkReply {
+	r := pkReply{status: rec.Code, header: rec.Header()}
+	_ = json.Unmarshal(rec.Body.Bytes(), &r.body)
+	return r
 }

@@ -27,7 +27,8 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{"authserver/throttle", []string{"keys", "authserver/storage"}},
 		{"authserver/tlsserve", nil},
 		{"authserver/backchannel", nil},
-		{"authserver/dpop", nil}, // a leaf: std and go-jose only (authserver/dpop/deps_test.go)
+		{"authserver/dpop", nil},       // a leaf: std and go-jose only (authserver/dpop/deps_test.go)
+		{"authserver/clientkeys", nil}, // a leaf: std and go-jose only (authserver/clientkeys/deps_test.go)
 		{"authserver", []string{"keys", "templates", "authserver/storage", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel", "authserver/dpop", "authserver/clientkeys"}},
 		{"authserver/setup", []string{"keys", "templates", "config", "authserver", "authserver/storage", "authserver/storage/sqlstore", "authserver/password", "authserver/observe", "authserver/throttle", "authserver/backchannel",
 			"authserver/admin", "authserver/adminapi", "resource", "authserver/dpop", "authserver/registration", "authserver/clientkeys"}},

@@ -56,13 +56,18 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 		"claim_types_supported":                          []string{"normal"},
 		"acr_values_supported":                           []string{acrPassword},
 		"authorization_response_iss_parameter_supported": true,
-		"request_parameter_supported":                    false,
+		"request_parameter_supported":                    true,
 		"request_uri_parameter_supported":                false,
 		"claims_parameter_supported":                     true,
 		"dpop_signing_alg_values_supported":              s.dpop.Algorithms(),
 		// Back-Channel Logout 1.0 §2.1: logout tokens always carry sid.
 		"backchannel_logout_supported":         true,
 		"backchannel_logout_session_supported": true,
+		// RFC 9101 request objects by value, at /authorize and /par; a
+		// request_uri only from /par (RFC 9126 §5), never fetched.
+		"request_object_signing_alg_values_supported": s.jwtVerifier.Algorithms(),
+		"pushed_authorization_request_endpoint":       s.url(pathPAR),
+		"require_pushed_authorization_requests":       s.cfg.PARRequired,
 	}
 	if s.cfg.Registration != nil {
 		doc["registration_endpoint"] = s.url(pathRegister)

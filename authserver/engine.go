@@ -57,6 +57,15 @@ type grant struct {
 	// without one (dpopgrant.go): the access token is bound to it, and so
 	// is a public client's refresh token (refreshJKT).
 	dpopJKT string
+	// codeJKT is, at authorization, the DPoP key the code is bound to
+	// (dpop_jkt, or the proof sent to /par; RFC 9449 §10), "" for none.
+	codeJKT string
+	// resource is the grant's RFC 8707 resources, space-separated, ""
+	// for the client's default audience: kept with the code and the
+	// refresh tokens. requestedResource are a token request's resource
+	// parameters, which choose among them (tokenAudience, resource.go).
+	resource          string
+	requestedResource []string
 }
 
 func withGrant(ctx context.Context, g *grant) context.Context {
@@ -178,8 +187,10 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 			SessionID:           g.sessionID,
 			AuthTime:            g.authTime,
 			ClaimsRequest:       g.claims.encode(),
+			DPoPJKT:             g.codeJKT,
+			Resource:            g.resource,
 			CreatedAt:           now,
-			ExpiresAt:           now.Add(ts.s.cfg.CodeTTL),
+			ExpiresAt:           now.Add(ts.s.codeTTL(g.client)),
 		})
 	}
 	refresh := ti.GetRefresh()
@@ -197,6 +208,7 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 		AuthTime:        g.authTime,
 		ClaimsRequest:   g.claims.encode(),
 		DPoPJKT:         g.refreshJKT(),
+		Resource:        g.resource,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ts.s.cfg.RefreshIdleTTL),
 		FamilyExpiresAt: now.Add(ts.s.cfg.RefreshTTL),
@@ -240,6 +252,7 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 	}
 	g.nonce, g.sessionID, g.authTime = rec.Nonce, rec.SessionID, rec.AuthTime
 	g.claims = decodeClaimsRequest(rec.ClaimsRequest)
+	g.resource = rec.Resource
 	ti := models.NewToken()
 	ti.SetCode(code)
 	ti.SetClientID(rec.ClientID)
@@ -304,6 +317,10 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 			return "", "", err
 		}
 	}
+	aud, err := ag.s.tokenAudience(g.client, g.resource, g.requestedResource)
+	if err != nil {
+		return "", "", err
+	}
 	access, err := ag.s.minter.accessToken(accessClaimsInput{
 		client:   g.client,
 		subject:  subjectOf(g.client, data.UserID),
@@ -313,6 +330,7 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 		ttl:      ti.GetAccessExpiresIn(),
 		claims:   g.claims,
 		jkt:      g.dpopJKT,
+		audience: aud,
 	})
 	if err != nil {
 		return "", "", err

@@ -37,7 +37,11 @@ func (s *Server) grantClientCredentials(ctx context.Context, r *http.Request, c 
 	if requested == "" {
 		scope = strings.Join(slices.DeleteFunc(strings.Fields(scope), func(sc string) bool { return slices.Contains(oidcScopes, sc) }), " ")
 	}
-	g := &grant{client: c, dpopJKT: dpopKeyFrom(ctx)}
+	resources, err := s.requestedResources(c, r.PostForm["resource"])
+	if err != nil {
+		return nil, err
+	}
+	g := &grant{client: c, dpopJKT: dpopKeyFrom(ctx), resource: strings.Join(resources, " ")}
 	ti, err := s.engine.GenerateAccessToken(withGrant(ctx, g), oauth2.ClientCredentials, &oauth2.TokenGenerateRequest{
 		ClientID: c.ID, ClientSecret: secret, Scope: scope, Request: r,
 	})

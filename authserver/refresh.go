@@ -68,6 +68,16 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 	if err != nil {
 		return nil, err
 	}
+	// RFC 8707 §2.2: resource may only choose among the grant's, which the
+	// next token keeps whole, as it keeps the scope.
+	requested, err := s.requestedResources(c, r.PostForm["resource"])
+	if err != nil {
+		return nil, err
+	}
+	aud, err := s.tokenAudience(c, old.Resource, requested)
+	if err != nil {
+		return nil, err
+	}
 	nextRaw := s.successor(raw)
 	if old.SpentAt.IsZero() {
 		next := storage.RefreshToken{
@@ -81,6 +91,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 			AuthTime:        old.AuthTime,
 			ClaimsRequest:   old.ClaimsRequest,
 			DPoPJKT:         successorJKT(old, c, jkt),
+			Resource:        old.Resource,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(s.cfg.RefreshIdleTTL), old.FamilyExpiresAt),
 			FamilyExpiresAt: old.FamilyExpiresAt,
@@ -116,7 +127,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 		claims: decodeClaimsRequest(old.ClaimsRequest), dpopJKT: jkt}
 	access, err := s.minter.accessToken(accessClaimsInput{
 		client: c, subject: old.UserID, scope: scope, authTime: old.AuthTime, familyID: old.FamilyID, ttl: s.cfg.AccessTokenTTL,
-		claims: g.claims, jkt: jkt,
+		claims: g.claims, jkt: jkt, audience: aud,
 	})
 	if err != nil {
 		return nil, err

@@ -203,6 +203,7 @@ const (
 	pathDiscovery  = "/.well-known/openid-configuration"
 	pathASMeta     = "/.well-known/oauth-authorization-server"
 	pathRegister   = "/register"
+	pathPAR        = "/par"
 )
 
 // New builds a Server. It does not start listening.
@@ -243,6 +244,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.CSRFTokenTTL <= 0 {
 		cfg.CSRFTokenTTL = 30 * time.Minute
+	}
+	if cfg.PARTTL <= 0 {
+		cfg.PARTTL = defaultPARTTL
 	}
 	crossOrigin, err := newCrossOriginProtection(iss)
 	if err != nil {
@@ -327,6 +331,7 @@ func (s *Server) routes() {
 	mux.HandleFunc("POST "+s.path(pathAuthorize), s.handlePostAuthorize)
 	mux.HandleFunc("POST "+s.path(pathLogin), s.handleLogin)
 	mux.HandleFunc("POST "+s.path(pathToken), s.handleToken)
+	mux.HandleFunc("POST "+s.path(pathPAR), s.handlePAR)
 	mux.HandleFunc("GET "+s.path(pathUserinfo), s.handleUserinfo)
 	mux.HandleFunc("POST "+s.path(pathUserinfo), s.handleUserinfo)
 	mux.HandleFunc("POST "+s.path(pathRevoke), s.handleRevoke)

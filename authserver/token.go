@@ -88,7 +88,8 @@ func (s *Server) token(r *http.Request) (*tokenResponse, error) {
 
 // parseTokenForm reads the body of a request to the token, revocation or
 // introspection endpoint: form-encoded, bounded, every parameter well-formed
-// (checkParams), no parameter twice (RFC 6749 §3.2).
+// (checkParams), no parameter twice (RFC 6749 §3.2) but resource, which
+// RFC 8707 §2 repeats.
 func parseTokenForm(r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return errInvalidRequest("the request must be application/x-www-form-urlencoded")
@@ -102,7 +103,7 @@ func parseTokenForm(r *http.Request) error {
 		return bad.tokenError()
 	}
 	for name, values := range r.PostForm {
-		if len(values) > 1 {
+		if len(values) > 1 && name != "resource" {
 			return errInvalidRequest("parameter %s was sent more than once", name)
 		}
 	}
@@ -119,8 +120,14 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, r *http.Request, c 
 	if redirectURI == "" {
 		return nil, errInvalidRequest("redirect_uri is required: send the one used in the authorization request")
 	}
+	// Checked before the code is consumed; whether they are within the
+	// code's resources, only after (tokenAudience).
+	resources, err := s.requestedResources(c, f["resource"])
+	if err != nil {
+		return nil, err
+	}
 	g := &grant{client: c, familyID: randomID(), wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"),
-		redirectURI: redirectURI, codeVerifier: f.Get("code_verifier"), dpopJKT: dpopKeyFrom(ctx)}
+		redirectURI: redirectURI, codeVerifier: f.Get("code_verifier"), dpopJKT: dpopKeyFrom(ctx), requestedResource: resources}
 	ctx = withGrant(ctx, g)
 	ti, err := s.engine.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
 		ClientID:     c.ID,
@@ -150,6 +157,10 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 	if err != nil {
 		return nil, err
 	}
+	resources, err := s.requestedResources(c, r.PostForm["resource"])
+	if err != nil {
+		return nil, err
+	}
 	user, failure, err := s.checkPassword(ctx, username, pw)
 	if err != nil {
 		return nil, err
@@ -159,7 +170,7 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 		return nil, errInvalidGrant("the username or password is wrong")
 	}
 	g := &grant{client: c, userID: user.ID, authTime: s.now(), familyID: randomID(),
-		wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"), dpopJKT: dpopKeyFrom(ctx)}
+		wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"), dpopJKT: dpopKeyFrom(ctx), resource: strings.Join(resources, " ")}
 	ctx = withGrant(ctx, g)
 	ti, err := s.engine.GenerateAccessToken(ctx, oauth2.PasswordCredentials, &oauth2.TokenGenerateRequest{
 		ClientID:     c.ID,

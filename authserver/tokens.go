@@ -97,6 +97,9 @@ type accessClaimsInput struct {
 	// jkt, when set, is the thumbprint of the DPoP key the token is bound
 	// to (cnf.jkt).
 	jkt string
+	// audience, when set, is the aud (RFC 8707 resources, tokenAudience);
+	// else the client's audience, else the server's default.
+	audience []string
 }
 
 // jtiFamily returns the family a jti names, or "".
@@ -112,7 +115,10 @@ var accessTokenHeader = map[jose.HeaderKey]interface{}{jose.HeaderType: "at+jwt"
 
 func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 	now := m.now()
-	aud := in.client.Audience
+	aud := in.audience
+	if len(aud) == 0 {
+		aud = in.client.Audience
+	}
 	if len(aud) == 0 {
 		aud = m.defaultAud
 	}

@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,8 +81,13 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, er
 	if err != nil {
 		return "", err
 	}
-	if st.Public() {
+	switch {
+	case st.Public():
 		return "", errorf(KindInvalid, "client %s is public: it has no secret to rotate (it proves itself with PKCE)", id)
+	case st.TokenEndpointAuthMethod == storage.AuthPrivateKeyJWT:
+		// A secret would be a second credential that no endpoint accepts
+		// from it, and one to leak.
+		return "", errorf(KindInvalid, "client %s authenticates with private_key_jwt: it uses no secret; rotate its keys instead (update jwks, or publish the new key at its jwks_uri)", id)
 	}
 	secret := randomToken()
 	st.SecretHash = storage.Hash(secret)
@@ -113,20 +120,23 @@ func (s *Service) createClient(ctx context.Context, c NewClient, registrationTok
 	if s.declaresClient(c.ID) {
 		return Client{}, "", s.fileOwned("client", c.ID, true)
 	}
-	cl := configClient(c.Client)
+	cl, ps := configClient(c.Client)
 	var secret string
-	var ps []config.Problem
+	method := c.TokenEndpointAuthMethod
+	public := c.Public || method == storage.AuthNone
 	switch {
-	case c.Public && c.SecretHash != "":
+	case c.Public && method != "" && method != storage.AuthNone:
+		ps = append(ps, config.Problem{Field: "token_endpoint_auth_method", Message: fmt.Sprintf("is %s, but the client is public: a public client uses none (or leave the method out)", method)})
+	case public && c.SecretHash != "":
 		ps = append(ps, config.Problem{Field: "secret_hash", Message: "is set, but a public client has no secret: leave it out, or make the client confidential"})
 	case c.SecretHash != "":
 		// storage.Hash is lower-case hex, and hashes are compared as strings.
 		cl.SecretHash = strings.ToLower(c.SecretHash)
-	case !c.Public:
+	case !public && method != storage.AuthPrivateKeyJWT:
 		secret = randomToken()
 		cl.Secret = secret
 	}
-	cl, more := s.checkClient(cl)
+	cl, more := s.checkClient(cl, c.JWKS)
 	ps = append(ps, more...)
 	if msg := clientIDProblem(cl.ID); msg != "" && !hasProblem(ps, "id") {
 		ps = append([]config.Problem{{Field: "id", Message: msg}}, ps...)
@@ -154,7 +164,7 @@ func (s *Service) createClient(ctx context.Context, c NewClient, registrationTok
 	}
 
 	now := s.o.Now()
-	st := storageClient(cl)
+	st := storageClient(cl, c.JWKS)
 	st.Owner = storage.OwnerDatabase
 	st.RegistrationTokenHash = registrationTokenHash
 	st.CreatedAt, st.UpdatedAt = now, now
@@ -170,17 +180,37 @@ func (s *Service) createClient(ctx context.Context, c NewClient, registrationTok
 }
 
 // replaceClient validates next as the new fields of the stored client st
-// and stores them, keeping its id, secret (and so whether it is public) and
-// registration access token. Audit: client.updated with the changed fields.
+// and stores them, keeping its id, secret hash and registration access
+// token. Whether it is public does not change; its authentication method
+// may change among the confidential ones when it has what the new one
+// needs (see ClientPatch). Audit: client.updated with the changed fields.
 func (s *Service) replaceClient(ctx context.Context, st storage.Client, next Client) (Client, error) {
-	cl := configClient(next)
+	cl, ps := configClient(next)
 	cl.ID = st.ID
-	cl.SecretHash = st.SecretHash
-	cl, ps := s.checkClient(cl)
-	if len(ps) > 0 {
+	method := next.TokenEndpointAuthMethod
+	switch public := method == storage.AuthNone || (method == "" && st.SecretHash == ""); {
+	case public != st.Public():
+		ps = append(ps, config.Problem{Field: "token_endpoint_auth_method", Message: fmt.Sprintf(
+			"cannot change %s: a client stays public (none) or confidential; remove it and add it again", methodWords(st.TokenEndpointAuthMethod, method))})
+	case method == storage.AuthPrivateKeyJWT:
+		// The secret's hash stays stored, unused: validated as the file
+		// validates a private_key_jwt client, which has none.
+	case st.SecretHash == "" && !public:
+		ps = append(ps, config.Problem{Field: "token_endpoint_auth_method", Message: fmt.Sprintf(
+			"cannot be %s: the client has no secret (it was made for private_key_jwt); remove it and add it again with a secret", method)})
+	default:
+		cl.SecretHash = st.SecretHash
+	}
+	cl, more := s.checkClient(cl, next.JWKS)
+	if hasProblem(ps, "token_endpoint_auth_method") {
+		// What the file would ask for next (a secret) is not the fix.
+		more = slices.DeleteFunc(more, func(p config.Problem) bool { return p.Field == "secret" || p.Field == "secret_hash" })
+	}
+	if ps = append(ps, more...); len(ps) > 0 {
 		return Client{}, invalid("the client", ps)
 	}
-	updated := storageClient(cl)
+	updated := storageClient(cl, next.JWKS)
+	updated.SecretHash = st.SecretHash
 	updated.Owner = storage.OwnerDatabase
 	updated.RegistrationTokenHash = st.RegistrationTokenHash
 	updated.CreatedAt, updated.UpdatedAt = st.CreatedAt, s.o.Now()
@@ -226,14 +256,30 @@ func (s *Service) declaresClient(id string) bool {
 }
 
 // checkClient validates cl exactly as the configuration file's only client
-// would be, and returns it with the file's defaults applied and the
-// problems found in it.
-func (s *Service) checkClient(cl config.Client) (config.Client, []config.Problem) {
+// would be, then its jwks (the JSON cl.JWKS was read from) as setup checks
+// the file's (JWKSProblems), and returns it with the file's defaults
+// applied and the problems found in it.
+func (s *Service) checkClient(cl config.Client, jwks json.RawMessage) (config.Client, []config.Problem) {
 	check := s.o.Config
 	check.Clients = []config.Client{cl}
 	check.Users = nil
 	check.ApplyDefaults()
-	return check.Clients[0], entryProblems(check.Validate(), "clients[0]")
+	ps := entryProblems(check.Validate(), "clients[0]")
+	if !slices.ContainsFunc(ps, func(p config.Problem) bool { return p.Field == "jwks" || strings.HasPrefix(p.Field, "jwks.") }) {
+		ps = append(ps, JWKSProblems(jwks)...)
+	}
+	return check.Clients[0], ps
+}
+
+// methodWords names a change of authentication method for a refusal.
+func methodWords(from, to string) string {
+	word := func(m string) string {
+		if m == "" {
+			return "the default method"
+		}
+		return m
+	}
+	return fmt.Sprintf("from %s to %s", word(from), word(to))
 }
 
 // clientIDProblem is what the database asks of a client id beyond the
@@ -281,6 +327,17 @@ func (p ClientPatch) apply(c *Client) {
 	set(&c.IDTokenSignedResponseAlg, p.IDTokenSignedResponseAlg)
 	set(&c.BackchannelLogoutURI, p.BackchannelLogoutURI)
 	setBool(&c.BackchannelLogoutSessionRequired, p.BackchannelLogoutSessionRequired)
+	set(&c.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
+	if p.JWKS != nil {
+		c.JWKS = *p.JWKS
+		if noJWKS(c.JWKS) {
+			c.JWKS = nil
+		}
+	}
+	set(&c.JWKSURI, p.JWKSURI)
+	setBool(&c.RequirePushedAuthorizationRequests, p.RequirePushedAuthorizationRequests)
+	setBool(&c.DPoPBoundAccessTokens, p.DPoPBoundAccessTokens)
+	set(&c.Profile, p.Profile)
 }
 
 // clientChanges names, as in the JSON, the fields that differ between a
@@ -302,6 +359,12 @@ func clientChanges(a, b Client) []string {
 		{"id_token_signed_response_alg", a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg},
 		{"backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI},
 		{"backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired},
+		{"token_endpoint_auth_method", a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod},
+		{"jwks", bytes.Equal(a.JWKS, b.JWKS)},
+		{"jwks_uri", a.JWKSURI == b.JWKSURI},
+		{"require_pushed_authorization_requests", a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests},
+		{"dpop_bound_access_tokens", a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens},
+		{"profile", a.Profile == b.Profile},
 	} {
 		if !f.same {
 			out = append(out, f.name)
@@ -310,8 +373,18 @@ func clientChanges(a, b Client) []string {
 	return out
 }
 
-// configClient is c as a clients entry of the file, without credentials.
-func configClient(c Client) config.Client {
+// configClient is c as a clients entry of the file, without a secret,
+// and the problem of a jwks that is not a JSON object (which no entry of
+// the file could hold).
+func configClient(c Client) (config.Client, []config.Problem) {
+	var jwks map[string]any
+	var ps []config.Problem
+	if !noJWKS(c.JWKS) {
+		if err := json.Unmarshal(c.JWKS, &jwks); err != nil || jwks == nil {
+			ps = append(ps, config.Problem{Field: "jwks", Message: `is not a JSON object: a JWK Set is {"keys":[{"kty":"EC",...}]} with the client's public keys`})
+			jwks = nil
+		}
+	}
 	return config.Client{
 		ID:                               c.ID,
 		Name:                             c.Name,
@@ -325,12 +398,27 @@ func configClient(c Client) config.Client {
 		IDTokenSignedResponseAlg:         c.IDTokenSignedResponseAlg,
 		BackchannelLogoutURI:             c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-	}
+
+		TokenEndpointAuthMethod:            c.TokenEndpointAuthMethod,
+		JWKS:                               jwks,
+		JWKSURI:                            c.JWKSURI,
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
+		Profile:                            c.Profile,
+	}, ps
 }
 
 // storageClient is the stored form of a validated clients entry; only the
-// hash of its secret is kept.
-func storageClient(cl config.Client) storage.Client {
+// hash of its secret is kept. jwks is the JSON the entry's JWKS was read
+// from, kept as it was given (compacted), so that it reads back the same.
+func storageClient(cl config.Client, jwks json.RawMessage) storage.Client {
+	var keys string
+	if !noJWKS(jwks) {
+		var b bytes.Buffer
+		if json.Compact(&b, jwks) == nil { // validated: always
+			keys = b.String()
+		}
+	}
 	secretHash := cl.SecretHash
 	if cl.Secret != "" {
 		secretHash = storage.Hash(cl.Secret)
@@ -349,27 +437,43 @@ func storageClient(cl config.Client) storage.Client {
 		IDTokenAlg:                       cl.IDTokenSignedResponseAlg,
 		BackchannelLogoutURI:             cl.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: cl.BackchannelLogoutSessionRequired,
+		TokenEndpointAuthMethod:          cl.TokenEndpointAuthMethod,
+		JWKS:                             keys,
+		JWKSURI:                          cl.JWKSURI,
+		RequirePAR:                       cl.RequirePushedAuthorizationRequests,
+		DPoPBound:                        cl.DPoPBoundAccessTokens,
+		Profile:                          cl.Profile,
 	}
 }
 
 func toClient(c storage.Client) Client {
+	var jwks json.RawMessage
+	if c.JWKS != "" {
+		jwks = json.RawMessage(c.JWKS)
+	}
 	return Client{
-		ID:                               c.ID,
-		Name:                             c.Name,
-		Public:                           c.Public(),
-		RedirectURIs:                     nonNil(c.RedirectURIs),
-		PostLogoutRedirectURIs:           nonNil(c.PostLogoutRedirectURIs),
-		GrantTypes:                       nonNil(c.GrantTypes),
-		Scopes:                           nonNil(c.Scopes),
-		Audience:                         nonNil(c.Audience),
-		SkipConsent:                      c.SkipConsent,
-		AllowIntrospection:               c.CanIntrospect,
-		IDTokenSignedResponseAlg:         c.IDTokenAlg,
-		BackchannelLogoutURI:             c.BackchannelLogoutURI,
-		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-		Owner:                            ownerName(c.Owner),
-		Registered:                       c.RegistrationTokenHash != "",
-		CreatedAt:                        c.CreatedAt,
-		UpdatedAt:                        c.UpdatedAt,
+		ID:                                 c.ID,
+		Name:                               c.Name,
+		Public:                             c.Public(),
+		RedirectURIs:                       nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs:             nonNil(c.PostLogoutRedirectURIs),
+		GrantTypes:                         nonNil(c.GrantTypes),
+		Scopes:                             nonNil(c.Scopes),
+		Audience:                           nonNil(c.Audience),
+		SkipConsent:                        c.SkipConsent,
+		AllowIntrospection:                 c.CanIntrospect,
+		IDTokenSignedResponseAlg:           c.IDTokenAlg,
+		BackchannelLogoutURI:               c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:   c.BackchannelLogoutSessionRequired,
+		TokenEndpointAuthMethod:            c.TokenEndpointAuthMethod,
+		JWKS:                               jwks,
+		JWKSURI:                            c.JWKSURI,
+		RequirePushedAuthorizationRequests: c.RequirePAR,
+		DPoPBoundAccessTokens:              c.DPoPBound,
+		Profile:                            c.Profile,
+		Owner:                              ownerName(c.Owner),
+		Registered:                         c.RegistrationTokenHash != "",
+		CreatedAt:                          c.CreatedAt,
+		UpdatedAt:                          c.UpdatedAt,
 	}
 }

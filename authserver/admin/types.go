@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/authserver-dev/authserver/config"
@@ -25,6 +26,21 @@ type Client struct {
 	IDTokenSignedResponseAlg         string   `json:"id_token_signed_response_alg"`
 	BackchannelLogoutURI             string   `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt or none; empty, as in the file, is either secret
+	// method for a client with a secret and none for one without.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+	// JWKS is the client's public JWK Set, the JSON as it was given
+	// (compacted), absent when it has none; JWKSURI is where the client
+	// serves it instead. At most one is set.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri"`
+	// RequirePushedAuthorizationRequests and DPoPBoundAccessTokens are
+	// RFC 9126 §6 and RFC 9449 §5.2; Profile is "" or fapi2 (which implies
+	// both, whatever they say).
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens              bool   `json:"dpop_bound_access_tokens"`
+	Profile                            string `json:"profile"`
 	// Owner is "file" or "database" (read only).
 	Owner string `json:"owner"`
 	// Registered: created at the registration endpoint (read only).
@@ -37,15 +53,24 @@ type Client struct {
 // fields (Owner, Registered and the times are ignored) and, for a
 // confidential client, optionally the SHA-256 (64 hex) of a secret it has
 // already; without it a secret of 256 random bits is generated and returned
-// once. Empty Name, GrantTypes and Scopes get the file's defaults.
+// once. A private_key_jwt client gets no secret (it has keys), and
+// TokenEndpointAuthMethod none makes a public client as Public does.
+// Empty Name, GrantTypes and Scopes get the file's defaults.
 type NewClient struct {
 	Client
 	SecretHash string `json:"secret_hash,omitempty"`
 }
 
 // ClientPatch changes the fields that are set (nil leaves a field as it
-// is; an empty list clears one). Whether a client is public does not
-// change: remove it and add it again.
+// is; an empty list, an empty string or, for JWKS, an empty object {}
+// clears one). Whether a client is public does not change: remove it and
+// add it again. TokenEndpointAuthMethod may change between
+// client_secret_basic, client_secret_post and private_key_jwt when the
+// client has what the new method needs: keys (JWKS or JWKSURI) for
+// private_key_jwt, a secret for the other two. A client that moves to
+// private_key_jwt keeps its secret's hash, unused (no endpoint accepts a
+// secret from it), so that moving back needs no new secret; a client made
+// with private_key_jwt has no secret and cannot move to a secret method.
 type ClientPatch struct {
 	Name                             *string   `json:"name,omitempty"`
 	RedirectURIs                     *[]string `json:"redirect_uris,omitempty"`
@@ -58,6 +83,13 @@ type ClientPatch struct {
 	IDTokenSignedResponseAlg         *string   `json:"id_token_signed_response_alg,omitempty"`
 	BackchannelLogoutURI             *string   `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired *bool     `json:"backchannel_logout_session_required,omitempty"`
+
+	TokenEndpointAuthMethod            *string          `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                               *json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                            *string          `json:"jwks_uri,omitempty"`
+	RequirePushedAuthorizationRequests *bool            `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPBoundAccessTokens              *bool            `json:"dpop_bound_access_tokens,omitempty"`
+	Profile                            *string          `json:"profile,omitempty"`
 }
 
 // User is an end user as an administrator sees it: every field of a users

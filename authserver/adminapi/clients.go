@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -26,7 +27,15 @@ type clientInput struct {
 	IDTokenSignedResponseAlg         string   `json:"id_token_signed_response_alg"`
 	BackchannelLogoutURI             string   `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
-	SecretHash                       string   `json:"secret_hash"`
+	// The client's authentication and keys; jwks is kept as sent
+	// (compacted) and read back the same.
+	TokenEndpointAuthMethod            string          `json:"token_endpoint_auth_method"`
+	JWKS                               json.RawMessage `json:"jwks"`
+	JWKSURI                            string          `json:"jwks_uri"`
+	RequirePushedAuthorizationRequests bool            `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens              bool            `json:"dpop_bound_access_tokens"`
+	Profile                            string          `json:"profile"`
+	SecretHash                         string          `json:"secret_hash"`
 }
 
 func (in clientInput) newClient() admin.NewClient {
@@ -36,9 +45,15 @@ func (in clientInput) newClient() admin.NewClient {
 			RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 			GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audience: in.Audience,
 			SkipConsent: in.SkipConsent, AllowIntrospection: in.AllowIntrospection,
-			IDTokenSignedResponseAlg:         in.IDTokenSignedResponseAlg,
-			BackchannelLogoutURI:             in.BackchannelLogoutURI,
-			BackchannelLogoutSessionRequired: in.BackchannelLogoutSessionRequired,
+			IDTokenSignedResponseAlg:           in.IDTokenSignedResponseAlg,
+			BackchannelLogoutURI:               in.BackchannelLogoutURI,
+			BackchannelLogoutSessionRequired:   in.BackchannelLogoutSessionRequired,
+			TokenEndpointAuthMethod:            in.TokenEndpointAuthMethod,
+			JWKS:                               in.JWKS,
+			JWKSURI:                            in.JWKSURI,
+			RequirePushedAuthorizationRequests: in.RequirePushedAuthorizationRequests,
+			DPoPBoundAccessTokens:              in.DPoPBoundAccessTokens,
+			Profile:                            in.Profile,
 		},
 		SecretHash: in.SecretHash,
 	}

@@ -166,6 +166,8 @@ func jsonType(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeFor[time.Time]():
 		return "string(date-time)"
+	case t == reflect.TypeFor[json.RawMessage]():
+		return "object" // a JSON document of its own: the jwks JWK Set
 	case t.Kind() == reflect.String:
 		return "string"
 	case t.Kind() == reflect.Bool:

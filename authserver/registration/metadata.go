@@ -36,9 +36,10 @@ const (
 	appWeb    = "web"
 	appNative = "native"
 
-	authNone  = "none"
-	authBasic = "client_secret_basic"
-	authPost  = "client_secret_post"
+	authNone   = storage.AuthNone
+	authBasic  = storage.AuthSecretBasic
+	authPost   = storage.AuthSecretPost
+	authKeyJWT = storage.AuthPrivateKeyJWT
 )
 
 // members are the members of a request's JSON object, without those whose
@@ -151,26 +152,25 @@ func (m members) boolean(ps *problems, name string) (bool, bool) {
 
 // unsupported are metadata this server does not implement and refuses
 // rather than ignores, because a client that sends them counts on
-// something it would silently not get: keys of its own for client
-// authentication, encrypted or signed responses, pairwise subjects,
-// request objects.
+// something it would silently not get: encrypted or signed responses,
+// pairwise subjects, request objects by reference.
 var unsupported = map[string]string{
-	"jwks":                            "keys of the client are not supported: clients authenticate with client_secret_basic, client_secret_post or none",
-	"jwks_uri":                        "keys of the client are not supported: clients authenticate with client_secret_basic, client_secret_post or none",
-	"id_token_encrypted_response_alg": "encrypted ID tokens are not supported",
-	"id_token_encrypted_response_enc": "encrypted ID tokens are not supported",
-	"userinfo_encrypted_response_alg": "encrypted userinfo responses are not supported",
-	"userinfo_encrypted_response_enc": "encrypted userinfo responses are not supported",
-	"userinfo_signed_response_alg":    "signed userinfo responses are not supported: userinfo answers plain JSON",
-	"sector_identifier_uri":           "pairwise subject identifiers are not supported",
-	"request_uris":                    "request objects are not supported",
+	"id_token_encrypted_response_alg":      "encrypted ID tokens are not supported",
+	"id_token_encrypted_response_enc":      "encrypted ID tokens are not supported",
+	"userinfo_encrypted_response_alg":      "encrypted userinfo responses are not supported",
+	"userinfo_encrypted_response_enc":      "encrypted userinfo responses are not supported",
+	"userinfo_signed_response_alg":         "signed userinfo responses are not supported: userinfo answers plain JSON",
+	"sector_identifier_uri":                "pairwise subject identifiers are not supported",
+	"request_uris":                         "request objects by reference are not supported: send a signed request object by value (request), or push the request to the pushed authorization request endpoint",
+	"authorization_encrypted_response_alg": "encrypted authorization responses are not supported",
+	"authorization_signed_response_alg":    "signed authorization responses (JARM) are not supported",
+	"request_object_encryption_alg":        "encrypted request objects are not supported: sign them (with a key in jwks or jwks_uri)",
 }
 
 // request is a checked registration or update: the client to store, and
-// the two members the store does not keep, which the answer echoes.
+// the member the store does not keep, which the answer echoes.
 type request struct {
 	client          admin.NewClient
-	authMethod      string
 	applicationType string
 }
 
@@ -197,11 +197,11 @@ func (h *Handler) parse(m members, current *admin.Client) (request, *regError) {
 	if s, ok := m.str(&ps, "subject_type"); ok && s != "public" {
 		ps.add("subject_type", "only public subject identifiers are supported")
 	}
-	for _, name := range []string{"tls_client_certificate_bound_access_tokens", "dpop_bound_access_tokens"} {
-		if b, _ := m.boolean(&ps, name); b {
-			ps.add(name, "sender-constrained access tokens are not supported")
-		}
+	if b, _ := m.boolean(&ps, "tls_client_certificate_bound_access_tokens"); b {
+		ps.add("tls_client_certificate_bound_access_tokens", "certificate-bound access tokens (mTLS, RFC 8705) are not supported: use dpop_bound_access_tokens (RFC 9449)")
 	}
+	dpopBound, _ := m.boolean(&ps, "dpop_bound_access_tokens")
+	requirePAR, _ := m.boolean(&ps, "require_pushed_authorization_requests")
 
 	appType := appWeb
 	if s, ok := m.str(&ps, "application_type"); ok {
@@ -235,19 +235,27 @@ func (h *Handler) parse(m members, current *admin.Client) (request, *regError) {
 		}
 	}
 	sessionRequired, _ := m.boolean(&ps, "backchannel_logout_session_required")
+	jwks, jwksURI := h.keys(m, &ps)
 
 	// Nothing else is taken from the request: a registered client has no
 	// audience of its own, never skips consent, never introspects.
+	// The method is stored, so that a read answers what was registered and
+	// the token endpoint accepts that method only.
 	nc := admin.NewClient{Client: admin.Client{
-		Name:                             name,
-		Public:                           method == authNone,
-		RedirectURIs:                     redirects,
-		PostLogoutRedirectURIs:           postLogout,
-		GrantTypes:                       grants,
-		Scopes:                           scopes,
-		IDTokenSignedResponseAlg:         alg,
-		BackchannelLogoutURI:             backchannel,
-		BackchannelLogoutSessionRequired: sessionRequired,
+		Name:                               name,
+		Public:                             method == authNone,
+		RedirectURIs:                       redirects,
+		PostLogoutRedirectURIs:             postLogout,
+		GrantTypes:                         grants,
+		Scopes:                             scopes,
+		IDTokenSignedResponseAlg:           alg,
+		BackchannelLogoutURI:               backchannel,
+		BackchannelLogoutSessionRequired:   sessionRequired,
+		TokenEndpointAuthMethod:            method,
+		JWKS:                               jwks,
+		JWKSURI:                            jwksURI,
+		RequirePushedAuthorizationRequests: requirePAR,
+		DPoPBoundAccessTokens:              dpopBound,
 	}}
 	if current != nil {
 		nc.ID = current.ID
@@ -262,29 +270,54 @@ func (h *Handler) parse(m members, current *admin.Client) (request, *regError) {
 	if len(ps) > 0 {
 		return request{}, ps.err()
 	}
-	return request{client: nc, authMethod: method, applicationType: appType}, nil
+	return request{client: nc, applicationType: appType}, nil
 }
 
 // authMethod is token_endpoint_auth_method: client_secret_basic by
-// default (RFC 7591 §2), none for a public client. Methods with keys of the
-// client are not supported yet. An update keeps the client public or
-// confidential: its secret is not changed here.
+// default (RFC 7591 §2), none for a public client, private_key_jwt for a
+// client that signs JWTs with the keys it registers (jwks or jwks_uri). An
+// update keeps the client public or confidential: its secret is not
+// changed here (the admin service says which confidential methods it may
+// move between).
 func (h *Handler) authMethod(m members, ps *problems, current *admin.Client) string {
 	method := authBasic
 	if s, ok := m.str(ps, "token_endpoint_auth_method"); ok {
 		switch s {
-		case authNone, authBasic, authPost:
+		case authNone, authBasic, authPost, authKeyJWT:
 			method = s
-		case "client_secret_jwt", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth":
-			ps.add("token_endpoint_auth_method", "%q is not supported: use client_secret_basic, client_secret_post, or none for a public client (which must use PKCE)", s)
+		case "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth":
+			ps.add("token_endpoint_auth_method", "%q is not supported: use private_key_jwt (with jwks or jwks_uri), client_secret_basic, client_secret_post, or none for a public client (which must use PKCE)", s)
 		default:
-			ps.add("token_endpoint_auth_method", "unknown method %q (supported: client_secret_basic, client_secret_post, none)", s)
+			ps.add("token_endpoint_auth_method", "unknown method %q (supported: client_secret_basic, client_secret_post, private_key_jwt, none)", s)
 		}
 	}
 	if current != nil && (method == authNone) != current.Public {
 		ps.add("token_endpoint_auth_method", "a registered client cannot change between public (none) and confidential: delete it and register it again")
 	}
 	return method
+}
+
+// keys are jwks (a JSON object, kept as sent) and jwks_uri. On a server
+// that does not run on this machine's loopback, a jwks_uri must not make
+// the server fetch from its own network (fetchTarget), as for
+// backchannel_logout_uri. The rules of the keys themselves are the
+// configuration's and clientkeys' (configProblems).
+func (h *Handler) keys(m members, ps *problems) (json.RawMessage, string) {
+	var jwks json.RawMessage
+	if raw, ok := m["jwks"]; ok {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			ps.add("jwks", `must be a JSON object, a JWK Set: {"keys":[...]} with the client's public keys`)
+		} else {
+			jwks = raw
+		}
+	}
+	uri, _ := m.str(ps, "jwks_uri")
+	if uri != "" && !h.loopbackIssuer {
+		if msg := fetchTarget(uri, "jwks_uri", "fetches the client's keys from it"); msg != "" {
+			ps.add("jwks_uri", "%s", msg)
+		}
+	}
+	return jwks, uri
 }
 
 // grantTypes is grant_types, [authorization_code] by default (RFC 7591 §2),
@@ -392,32 +425,49 @@ func (h *Handler) scopes(m members, ps *problems, grants []string) []string {
 func (h *Handler) configProblems(nc admin.NewClient) problems {
 	cfg := h.cfg
 	cl := config.Client{
-		ID:                               "registered-client",
-		Name:                             nc.Name,
-		RedirectURIs:                     nc.RedirectURIs,
-		PostLogoutRedirectURIs:           nc.PostLogoutRedirectURIs,
-		GrantTypes:                       nc.GrantTypes,
-		Scopes:                           nc.Scopes,
-		IDTokenSignedResponseAlg:         nc.IDTokenSignedResponseAlg,
-		BackchannelLogoutURI:             nc.BackchannelLogoutURI,
-		BackchannelLogoutSessionRequired: nc.BackchannelLogoutSessionRequired,
+		ID:                                 "registered-client",
+		Name:                               nc.Name,
+		RedirectURIs:                       nc.RedirectURIs,
+		PostLogoutRedirectURIs:             nc.PostLogoutRedirectURIs,
+		GrantTypes:                         nc.GrantTypes,
+		Scopes:                             nc.Scopes,
+		IDTokenSignedResponseAlg:           nc.IDTokenSignedResponseAlg,
+		BackchannelLogoutURI:               nc.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:   nc.BackchannelLogoutSessionRequired,
+		TokenEndpointAuthMethod:            nc.TokenEndpointAuthMethod,
+		JWKSURI:                            nc.JWKSURI,
+		RequirePushedAuthorizationRequests: nc.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              nc.DPoPBoundAccessTokens,
 	}
-	if !nc.Public {
-		cl.SecretHash = strings.Repeat("0", 64) // any well-formed hash: only public or not matters
+	if len(nc.JWKS) > 0 && json.Unmarshal(nc.JWKS, &cl.JWKS) != nil {
+		cl.JWKS = nil // keys said so
+	}
+	if usesSecret(nc.TokenEndpointAuthMethod) {
+		cl.SecretHash = strings.Repeat("0", 64) // any well-formed hash: the server makes the secret
 	}
 	cfg.Clients = []config.Client{cl}
-	var ve *config.ValidationError
-	if !errors.As(cfg.Validate(), &ve) {
-		return nil
-	}
 	var ps problems
-	for _, p := range ve.Problems {
-		if strings.HasPrefix(p.Field, "clients[0].") {
-			ps = append(ps, problem{field: rfcField(p.Field), message: p.Message})
+	var ve *config.ValidationError
+	if errors.As(cfg.Validate(), &ve) {
+		for _, p := range ve.Problems {
+			if strings.HasPrefix(p.Field, "clients[0].") {
+				ps = append(ps, problem{field: rfcField(p.Field), message: p.Message})
+			}
+		}
+	}
+	if !ps.has("jwks") && !slices.ContainsFunc(ps, func(p problem) bool { return strings.HasPrefix(p.field, "jwks.") }) {
+		// The keys as the token endpoint will read them, as the admin
+		// service checks them: here too, so that they are reported with
+		// the rest and before an initial access token is spent.
+		for _, p := range admin.JWKSProblems(nc.JWKS) {
+			ps = append(ps, problem{field: p.Field, message: p.Message})
 		}
 	}
 	return ps
 }
+
+// usesSecret reports whether a client of this method gets a secret.
+func usesSecret(method string) bool { return method == authBasic || method == authPost }
 
 // hasField reports whether a problem names exactly field.
 func (ps problems) hasField(field string) bool {
@@ -457,25 +507,32 @@ func uriRules(ps *problems, appType, field string, uris []string) {
 
 // backchannelTarget refuses, on a server that does not run on this
 // machine's loopback, a backchannel_logout_uri that would make the server
-// post into its own network: plain http, localhost, and IP literals that
-// are loopback, private, link-local or unspecified. A DNS name may still
-// resolve to such an address; that is for the operator's egress rules.
+// post into its own network (fetchTarget).
 func backchannelTarget(raw string) string {
+	return fetchTarget(raw, "backchannel_logout_uri", "posts logout tokens to it")
+}
+
+// fetchTarget refuses a URL of a registered client that the server itself
+// requests (what says how), when it would make the server reach into its
+// own network: plain http, localhost, and IP literals that are loopback,
+// private, link-local or unspecified. A DNS name may still resolve to such
+// an address; that is for the operator's egress rules.
+func fetchTarget(raw, member, what string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() == "" {
 		return "" // the configuration's rules say so
 	}
 	host := strings.ToLower(u.Hostname())
 	if !strings.EqualFold(u.Scheme, "https") {
-		return fmt.Sprintf("%q: the server posts logout tokens to it, so a registered client's backchannel_logout_uri must be https", raw)
+		return fmt.Sprintf("%q: the server %s, so a registered client's %s must be https", raw, what, member)
 	}
 	if config.IsLoopbackHost(host) || strings.HasSuffix(host, ".localhost") {
-		return fmt.Sprintf("%q is the server's own machine; a registered client's backchannel_logout_uri must be a public https address", raw)
+		return fmt.Sprintf("%q is the server's own machine; a registered client's %s must be a public https address", raw, member)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ip = ip.Unmap()
 		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
-			return fmt.Sprintf("%q is in a private network; a registered client's backchannel_logout_uri must be a public https address", raw)
+			return fmt.Sprintf("%q is in a private network; a registered client's %s must be a public https address", raw, member)
 		}
 	}
 	return ""
@@ -525,24 +582,29 @@ type clientInfo struct {
 	RegistrationAccessToken string `json:"registration_access_token"`
 	RegistrationClientURI   string `json:"registration_client_uri"`
 
-	ClientName                       string   `json:"client_name,omitempty"`
-	ApplicationType                  string   `json:"application_type"`
-	RedirectURIs                     []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes                       []string `json:"grant_types"`
-	ResponseTypes                    []string `json:"response_types"`
-	TokenEndpointAuthMethod          string   `json:"token_endpoint_auth_method"`
-	Scope                            string   `json:"scope"`
-	IDTokenSignedResponseAlg         string   `json:"id_token_signed_response_alg"`
-	BackchannelLogoutURI             string   `json:"backchannel_logout_uri,omitempty"`
-	BackchannelLogoutSessionRequired *bool    `json:"backchannel_logout_session_required,omitempty"`
+	ClientName                         string          `json:"client_name,omitempty"`
+	ApplicationType                    string          `json:"application_type"`
+	RedirectURIs                       []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs             []string        `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes                         []string        `json:"grant_types"`
+	ResponseTypes                      []string        `json:"response_types"`
+	TokenEndpointAuthMethod            string          `json:"token_endpoint_auth_method"`
+	JWKS                               json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                            string          `json:"jwks_uri,omitempty"`
+	Scope                              string          `json:"scope"`
+	IDTokenSignedResponseAlg           string          `json:"id_token_signed_response_alg"`
+	BackchannelLogoutURI               string          `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired   *bool           `json:"backchannel_logout_session_required,omitempty"`
+	RequirePushedAuthorizationRequests bool            `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens              bool            `json:"dpop_bound_access_tokens"`
 }
 
 // info is the answer for the stored client c: secret only when it was
-// just made, token the client's registration access token. The ID token
-// algorithm is the one in effect (the server's default when the client
+// just made, token the client's registration access token, appType its
+// application_type. The authentication method is the one stored; the ID
+// token algorithm the one in effect (the server's default when the client
 // named none).
-func (h *Handler) info(c admin.Client, req request, secret, token string) clientInfo {
+func (h *Handler) info(c admin.Client, appType, secret, token string) clientInfo {
 	ci := clientInfo{
 		ClientID:                 c.ID,
 		ClientSecret:             secret,
@@ -550,20 +612,25 @@ func (h *Handler) info(c admin.Client, req request, secret, token string) client
 		RegistrationAccessToken:  token,
 		RegistrationClientURI:    h.issuer + "/register/" + url.PathEscape(c.ID),
 		ClientName:               c.Name,
-		ApplicationType:          req.applicationType,
+		ApplicationType:          appType,
 		RedirectURIs:             nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
 		GrantTypes:               nonNil(c.GrantTypes),
 		ResponseTypes:            []string{},
-		TokenEndpointAuthMethod:  req.authMethod,
+		TokenEndpointAuthMethod:  storedMethod(c),
+		JWKS:                     c.JWKS,
+		JWKSURI:                  c.JWKSURI,
 		Scope:                    strings.Join(c.Scopes, " "),
 		IDTokenSignedResponseAlg: cmp.Or(c.IDTokenSignedResponseAlg, h.cfg.Signing.IDTokenAlgorithm),
 		BackchannelLogoutURI:     c.BackchannelLogoutURI,
+
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 	}
 	if slices.Contains(c.GrantTypes, config.GrantAuthorizationCode) {
 		ci.ResponseTypes = []string{"code"}
 	}
-	if !c.Public {
+	if usesSecret(ci.TokenEndpointAuthMethod) { // RFC 7591 §3.2.1: with a client_secret
 		never := int64(0)
 		ci.ClientSecretExpiresAt = &never
 	}
@@ -574,22 +641,30 @@ func (h *Handler) info(c admin.Client, req request, secret, token string) client
 	return ci
 }
 
-// inferred are the members a read reports that the store does not keep.
-// A confidential client may authenticate with client_secret_basic or
-// client_secret_post alike, so the default is reported. A client with a
-// private-use redirect URI is native; any other passes the web rules, so
-// an update that leaves application_type out keeps its URIs valid.
-func inferred(c admin.Client) request {
-	r := request{authMethod: authBasic, applicationType: appWeb}
-	if c.Public {
-		r.authMethod = authNone
+// storedMethod is the client's token_endpoint_auth_method as registered.
+// A client registered before the method was stored has none recorded: it
+// registered client_secret_basic (or post; both work for it) or none.
+func storedMethod(c admin.Client) string {
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return c.TokenEndpointAuthMethod
+	case c.Public:
+		return authNone
 	}
+	return authBasic
+}
+
+// inferredAppType is application_type for a read, which the store does
+// not keep: a client with a private-use redirect URI is native; any other
+// passes the web rules, so an update that leaves application_type out
+// keeps its URIs valid.
+func inferredAppType(c admin.Client) string {
 	for _, raw := range slices.Concat(c.RedirectURIs, c.PostLogoutRedirectURIs) {
 		if u, err := url.Parse(raw); err == nil && !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http") {
-			r.applicationType = appNative
+			return appNative
 		}
 	}
-	return r
+	return appWeb
 }
 
 // nonNil makes an empty list [] in JSON, not null.

@@ -180,7 +180,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	observe.SetClientID(ctx, c.ID)
-	writeJSON(w, http.StatusCreated, h.info(c, req, secret, rat))
+	writeJSON(w, http.StatusCreated, h.info(c, req.applicationType, secret, rat))
 }
 
 // read is RFC 7592 §2.1.
@@ -189,7 +189,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, h.info(c, inferred(c), "", token))
+	writeJSON(w, http.StatusOK, h.info(c, inferredAppType(c), "", token))
 }
 
 // replace is RFC 7592 §2.2: the request is the client's whole metadata, and
@@ -223,7 +223,7 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request, id string) {
 		h.failed(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h.info(updated, req, "", token))
+	writeJSON(w, http.StatusOK, h.info(updated, req.applicationType, "", token))
 }
 
 // delete is RFC 7592 §2.3: the client goes with its codes, refresh tokens

@@ -18,6 +18,13 @@ import (
 	"github.com/authserver-dev/authserver/config"
 )
 
+// The P-256 key of RFC 7515 §A.3 (public half) and of RFC 7517 §A.2 (with
+// its private part, which a client must never send).
+const (
+	publicJWKS  = `{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
+	privateJWKS = `{"keys":[{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"}]}`
+)
+
 // TestMetadataRules: every rule of a registration, each refused with the
 // RFC 7591 §3.2.2 error and a description that names the problem, and
 // nothing stored.
@@ -77,16 +84,27 @@ func TestMetadataRules(t *testing.T) {
 
 		// Client authentication and what this server does not implement.
 		{name: "software statement", body: `{` + ok + `,"software_statement":"eyJhbGciOiJSUzI1NiJ9.e30.sig"}`, code: "invalid_software_statement", mention: "trusts no issuer"},
-		{name: "private_key_jwt", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt"}`, code: badMeta, mention: "not supported"},
+		{name: "private_key_jwt without keys", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt"}`, code: badMeta, mention: "jwks: is not set, and neither is jwks_uri"},
+		{name: "private_key_jwt with a private key", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt","jwks":` + privateJWKS + `}`, code: badMeta, mention: "jwks.keys[0]: holds a private key"},
+		{name: "private_key_jwt with a symmetric key", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}}`, code: badMeta, mention: "symmetric"},
+		{name: "jwks and jwks_uri", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt","jwks":` + publicJWKS + `,"jwks_uri":"https://app.example.com/jwks.json"}`, code: badMeta, mention: "jwks_uri: is set and so is jwks"},
+		{name: "jwks not an object", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt","jwks":"` + "k1" + `"}`, code: badMeta, mention: "jwks: must be a JSON object"},
+		{name: "jwks with an empty keys list", body: `{` + ok + `,"jwks":{"keys":[]}}`, code: badMeta, mention: "keys list"},
+		{name: "jwks_uri over http", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"http://app.example.com/jwks.json"}`, code: badMeta, mention: "loopback"},
+		{name: "jwks_uri not a string", body: `{` + ok + `,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":["https://app.example.com/jwks.json"]}`, code: badMeta, mention: "jwks_uri: must be a string"},
 		{name: "client_secret_jwt", body: `{` + ok + `,"token_endpoint_auth_method":"client_secret_jwt"}`, code: badMeta, mention: "not supported"},
 		{name: "tls_client_auth", body: `{` + ok + `,"token_endpoint_auth_method":"tls_client_auth"}`, code: badMeta, mention: "not supported"},
+		{name: "self_signed_tls_client_auth", body: `{` + ok + `,"token_endpoint_auth_method":"self_signed_tls_client_auth"}`, code: badMeta, mention: "not supported"},
 		{name: "unknown auth method", body: `{` + ok + `,"token_endpoint_auth_method":"magic"}`, code: badMeta, mention: "unknown method"},
-		{name: "jwks_uri", body: `{` + ok + `,"jwks_uri":"https://app.example.com/jwks.json"}`, code: badMeta, mention: "keys of the client are not supported"},
-		{name: "jwks", body: `{` + ok + `,"jwks":{"keys":[]}}`, code: badMeta, mention: "keys of the client are not supported"},
+		{name: "request objects by reference", body: `{` + ok + `,"request_uris":["https://app.example.com/req.jwt"]}`, code: badMeta, mention: "by reference are not supported"},
+		{name: "JARM", body: `{` + ok + `,"authorization_signed_response_alg":"ES256"}`, code: badMeta, mention: "JARM"},
+		{name: "encrypted request objects", body: `{` + ok + `,"request_object_encryption_alg":"RSA-OAEP"}`, code: badMeta, mention: "encrypted request objects"},
 		{name: "encrypted ID tokens", body: `{` + ok + `,"id_token_encrypted_response_alg":"RSA-OAEP"}`, code: badMeta, mention: "encrypted ID tokens"},
 		{name: "signed userinfo", body: `{` + ok + `,"userinfo_signed_response_alg":"RS256"}`, code: badMeta, mention: "signed userinfo"},
 		{name: "pairwise subjects", body: `{` + ok + `,"subject_type":"pairwise"}`, code: badMeta, mention: "public subject identifiers"},
-		{name: "DPoP-bound tokens", body: `{` + ok + `,"dpop_bound_access_tokens":true}`, code: badMeta, mention: "sender-constrained"},
+		{name: "certificate-bound tokens", body: `{` + ok + `,"tls_client_certificate_bound_access_tokens":true}`, code: badMeta, mention: "use dpop_bound_access_tokens"},
+		{name: "DPoP-bound tokens not a boolean", body: `{` + ok + `,"dpop_bound_access_tokens":"yes"}`, code: badMeta, mention: "dpop_bound_access_tokens: must be true or false"},
+		{name: "PAR required not a boolean", body: `{` + ok + `,"require_pushed_authorization_requests":1}`, code: badMeta, mention: "require_pushed_authorization_requests: must be true or false"},
 		{name: "ID token algorithm none", body: `{` + ok + `,"id_token_signed_response_alg":"none"}`, code: badMeta, mention: "signing.algorithms"},
 		{name: "ID token algorithm HS256", body: `{` + ok + `,"id_token_signed_response_alg":"HS256"}`, code: badMeta, mention: "signing.algorithms"},
 
@@ -131,7 +149,7 @@ func TestMetadataRules(t *testing.T) {
 func TestEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
 	p := startOpen(t, nil)
-	r := send(t, http.MethodPost, p.URL+"/register", "", `{"redirect_uris":["https://app.example.com/cb#x"],"grant_types":["authorization_code","password"],"scope":"admin","token_endpoint_auth_method":"private_key_jwt"}`)
+	r := send(t, http.MethodPost, p.URL+"/register", "", `{"redirect_uris":["https://app.example.com/cb#x"],"grant_types":["authorization_code","password"],"scope":"admin","token_endpoint_auth_method":"client_secret_jwt"}`)
 	wantError(t, r, http.StatusBadRequest, "invalid_redirect_uri", "")
 	for _, field := range []string{"redirect_uris[0]: ", "grant_types[1]: ", "scope: ", "token_endpoint_auth_method: "} {
 		if !strings.Contains(r.str("error_description"), field) {

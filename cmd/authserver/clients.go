@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -14,20 +17,26 @@ import (
 // clientFlagNames maps the fields of a clients entry (and of the JSON) to
 // the flags that set them, for the service's validation messages.
 var clientFlagNames = map[string]string{
-	"id":                                  "--id",
-	"name":                                "--name",
-	"public":                              "--public",
-	"secret_hash":                         "--secret-hash",
-	"redirect_uris":                       "--redirect-uri",
-	"post_logout_redirect_uris":           "--post-logout-redirect-uri",
-	"grant_types":                         "--grant",
-	"scopes":                              "--scope",
-	"audience":                            "--audience",
-	"skip_consent":                        "--skip-consent",
-	"allow_introspection":                 "--allow-introspection",
-	"id_token_signed_response_alg":        "--id-token-alg",
-	"backchannel_logout_uri":              "--backchannel-logout-uri",
-	"backchannel_logout_session_required": "--backchannel-logout-session-required",
+	"id":                                    "--id",
+	"name":                                  "--name",
+	"public":                                "--public",
+	"secret_hash":                           "--secret-hash",
+	"redirect_uris":                         "--redirect-uri",
+	"post_logout_redirect_uris":             "--post-logout-redirect-uri",
+	"grant_types":                           "--grant",
+	"scopes":                                "--scope",
+	"audience":                              "--audience",
+	"skip_consent":                          "--skip-consent",
+	"allow_introspection":                   "--allow-introspection",
+	"id_token_signed_response_alg":          "--id-token-alg",
+	"backchannel_logout_uri":                "--backchannel-logout-uri",
+	"backchannel_logout_session_required":   "--backchannel-logout-session-required",
+	"token_endpoint_auth_method":            "--token-endpoint-auth-method",
+	"jwks":                                  "--jwks",
+	"jwks_uri":                              "--jwks-uri",
+	"require_pushed_authorization_requests": "--require-par",
+	"dpop_bound_access_tokens":              "--dpop-bound",
+	"profile":                               "--profile",
 }
 
 // clientFields are the flags of the fields that client add and client
@@ -36,6 +45,31 @@ type clientFields struct {
 	name, idTokenAlg, bclURI                    *string
 	skipConsent, introspection, bclSessionReq   *bool
 	redirects, postLogout, grants, scopes, auds list
+	authMethod, jwksURI, profile                *string
+	requirePAR, dpopBound                       *bool
+	jwks                                        jwksFlag
+}
+
+// jwksFlag is --jwks: the client's public JWK Set as JSON, given inline
+// when the value starts with { and otherwise read from the file the value
+// names (the jwks.json a client publishes). It must be JSON; whether it is
+// a good key set is the service's to say.
+type jwksFlag struct{ doc json.RawMessage }
+
+func (j *jwksFlag) String() string { return "" }
+func (j *jwksFlag) Set(v string) error {
+	b := []byte(v)
+	if !strings.HasPrefix(strings.TrimSpace(v), "{") {
+		var err error
+		if b, err = os.ReadFile(v); err != nil {
+			return fmt.Errorf("reading the JWK Set: %w", err)
+		}
+	}
+	if !json.Valid(b) {
+		return errors.New(`not valid JSON: give a JWK Set ({"keys":[...]}) inline, or the path of a file holding one`)
+	}
+	j.doc = b
+	return nil
 }
 
 func clientFieldFlags(fs *flag.FlagSet, update bool) *clientFields {
@@ -58,6 +92,13 @@ func clientFieldFlags(fs *flag.FlagSet, update bool) *clientFields {
 	f.idTokenAlg = fs.String("id-token-alg", "", "`ALG` of its ID tokens (id_token_signed_response_alg; default signing.id_token_algorithm)")
 	f.bclURI = fs.String("backchannel-logout-uri", "", "`URI` that receives a logout token when a session it got tokens in ends")
 	f.bclSessionReq = fs.Bool("backchannel-logout-session-required", false, "it needs sid in its logout tokens (always sent; recorded)")
+	f.authMethod = fs.String("token-endpoint-auth-method", "", "`METHOD` of client authentication: client_secret_basic, client_secret_post, private_key_jwt or none"+
+		dflt(" (default: either secret method, or none with --public)", " (among the first three only)"))
+	fs.Var(&f.jwks, "jwks", "the client's public JWK Set: inline JSON starting with {, or the `FILE` holding it (for private_key_jwt)")
+	f.jwksURI = fs.String("jwks-uri", "", "`URL` where the client serves its JWK Set instead (https, or http on a loopback host)")
+	f.requirePAR = fs.Bool("require-par", false, "its authorization requests must be pushed to /par (RFC 9126)")
+	f.dpopBound = fs.Bool("dpop-bound", false, "its access tokens must be DPoP-bound (RFC 9449)")
+	f.profile = fs.String("profile", "", "`PROFILE` fapi2: the FAPI 2.0 Security Profile (implies --require-par and --dpop-bound)")
 	return f
 }
 
@@ -68,11 +109,13 @@ func (f *clientFields) client() admin.Client {
 		Scopes: f.scopes, Audience: f.auds, SkipConsent: *f.skipConsent, AllowIntrospection: *f.introspection,
 		IDTokenSignedResponseAlg: *f.idTokenAlg, BackchannelLogoutURI: *f.bclURI,
 		BackchannelLogoutSessionRequired: *f.bclSessionReq,
+		TokenEndpointAuthMethod:          *f.authMethod, JWKS: f.jwks.doc, JWKSURI: *f.jwksURI,
+		RequirePushedAuthorizationRequests: *f.requirePAR, DPoPBoundAccessTokens: *f.dpopBound, Profile: *f.profile,
 	}
 }
 
-// clearable are the list flags that client update --clear empties.
-var clearable = []string{"redirect-uri", "post-logout-redirect-uri", "grant", "scope", "audience"}
+// clearable are the flags that client update --clear empties.
+var clearable = []string{"redirect-uri", "post-logout-redirect-uri", "grant", "scope", "audience", "jwks", "jwks-uri"}
 
 // patch is the change the flags given on the command line describe (a flag
 // not given changes nothing), for client update.
@@ -88,14 +131,20 @@ func (f *clientFields) patch(fs *flag.FlagSet, clear list) (admin.ClientPatch, e
 		"grant": {&p.GrantTypes, f.grants}, "scope": {&p.Scopes, f.scopes}, "audience": {&p.Audience, f.auds},
 	}
 	for _, name := range clear {
-		l, ok := lists[name]
-		if !ok {
+		if !slices.Contains(clearable, name) {
 			return p, argError(fmt.Sprintf("--clear %s: want one of %s", name, strings.Join(clearable, ", ")))
 		}
 		if set[name] {
-			return p, argError(fmt.Sprintf("--clear %s and --%s exclude each other: --%s alone replaces the list", name, name, name))
+			return p, argError(fmt.Sprintf("--clear %s and --%s exclude each other: --%s alone replaces the value", name, name, name))
 		}
-		*l.field = &[]string{}
+		switch name {
+		case "jwks":
+			p.JWKS = &json.RawMessage{'{', '}'} // the empty object: no keys
+		case "jwks-uri":
+			p.JWKSURI = new(string)
+		default:
+			*lists[name].field = &[]string{}
+		}
 	}
 	for name, l := range lists {
 		if set[name] {
@@ -121,6 +170,24 @@ func (f *clientFields) patch(fs *flag.FlagSet, clear list) (admin.ClientPatch, e
 	if set["backchannel-logout-session-required"] {
 		p.BackchannelLogoutSessionRequired = f.bclSessionReq
 	}
+	if set["token-endpoint-auth-method"] {
+		p.TokenEndpointAuthMethod = f.authMethod
+	}
+	if set["jwks"] {
+		p.JWKS = &f.jwks.doc
+	}
+	if set["jwks-uri"] {
+		p.JWKSURI = f.jwksURI
+	}
+	if set["require-par"] {
+		p.RequirePushedAuthorizationRequests = f.requirePAR
+	}
+	if set["dpop-bound"] {
+		p.DPoPBoundAccessTokens = f.dpopBound
+	}
+	if set["profile"] {
+		p.Profile = f.profile
+	}
 	if p == (admin.ClientPatch{}) {
 		return p, argError("nothing to change: give the flags of the fields to change")
 	}
@@ -141,7 +208,9 @@ var clientAddCommand = &command{
 		"database: the file never touches it. An id that exists already is refused (exit 4), as is one the\n" +
 		"file declares. Without --audience its access tokens carry tokens.default_audience, which must then\n" +
 		"be set. Without --public and --secret-hash a secret of 256 random bits is generated, printed once\n" +
-		"(with --output json as client_secret) and stored only as a hash.",
+		"(with --output json as client_secret) and stored only as a hash. A client with\n" +
+		"--token-endpoint-auth-method private_key_jwt gets no secret: it signs JWTs with its own keys,\n" +
+		"whose public half --jwks (a JSON file, or inline JSON starting with {) or --jwks-uri gives.",
 	setup: func(fs *flag.FlagSet) action {
 		id := fs.String("id", "", "client `ID` (required)")
 		public := fs.Bool("public", false, "a public client (no secret; PKCE required)")
@@ -167,6 +236,8 @@ var clientAddCommand = &command{
 					_, err = fmt.Fprintf(a.out, "client %s added; its secret (shown once, stored only as a hash):\n%s\n", cl.ID, secret)
 				case cl.Public:
 					_, err = fmt.Fprintf(a.out, "public client %s added\n", cl.ID)
+				case cl.TokenEndpointAuthMethod == "private_key_jwt":
+					_, err = fmt.Fprintf(a.out, "client %s added; it has no secret: it authenticates with JWTs signed by its own keys (private_key_jwt)\n", cl.ID)
 				default:
 					_, err = fmt.Fprintf(a.out, "client %s added, with the secret whose hash --secret-hash gave\n", cl.ID)
 				}
@@ -213,10 +284,13 @@ var clientListCommand = &command{
 var clientUpdateCommand = &command{
 	name: "client update", args: "ID", nargs: 1, summary: "change fields of a client added with client add",
 	doc: "Only the flags given change a field; the others stay as they are. A list flag given replaces the\n" +
-		"whole list (give it once per entry); --clear FLAG empties one, e.g. --clear audience. Whether a\n" +
-		"client is public does not change: remove it and add it again; its secret changes with\n" +
-		"client rotate-secret. The result is validated as client add validates. A client declared in the\n" +
-		"configuration file is changed there (exit 4 here).",
+		"whole list (give it once per entry); --clear FLAG empties one, e.g. --clear audience or\n" +
+		"--clear jwks. Whether a client is public does not change: remove it and add it again; its secret\n" +
+		"changes with client rotate-secret. --token-endpoint-auth-method moves a confidential client among\n" +
+		"client_secret_basic, client_secret_post and private_key_jwt when it has what the method needs\n" +
+		"(keys: --jwks or --jwks-uri; a secret: one it had before); a client that moves to private_key_jwt\n" +
+		"keeps its secret's hash, unused, so that moving back needs no new secret. The result is validated\n" +
+		"as client add validates. A client declared in the configuration file is changed there (exit 4 here).",
 	setup: func(fs *flag.FlagSet) action {
 		f := clientFieldFlags(fs, true)
 		var clear list
@@ -306,7 +380,55 @@ func printClient(w io.Writer, cl admin.Client) error {
 	f.add("id_token_signed_response_alg", cl.IDTokenSignedResponseAlg)
 	f.add("backchannel_logout_uri", cl.BackchannelLogoutURI)
 	f.add("backchannel_logout_session_required", cl.BackchannelLogoutSessionRequired)
+	f.add("token_endpoint_auth_method", authMethodText(cl))
+	f.add("jwks", keysText(cl.JWKS))
+	f.add("jwks_uri", cl.JWKSURI)
+	f.add("require_pushed_authorization_requests", cl.RequirePushedAuthorizationRequests)
+	f.add("dpop_bound_access_tokens", cl.DPoPBoundAccessTokens)
+	f.add("profile", cl.Profile)
 	f.add("created_at", cl.CreatedAt)
 	f.add("updated_at", cl.UpdatedAt)
 	return f.flush()
+}
+
+// authMethodText is token_endpoint_auth_method in client show; when none is
+// recorded, what that means.
+func authMethodText(cl admin.Client) string {
+	switch {
+	case cl.TokenEndpointAuthMethod != "":
+		return cl.TokenEndpointAuthMethod
+	case cl.Public:
+		return "none (not set)"
+	}
+	return "client_secret_basic or client_secret_post (not set)"
+}
+
+// keysText sums up a JWK Set in client show (--output json has it whole):
+// how many keys, and each one's kid and type.
+func keysText(jwks json.RawMessage) string {
+	if len(jwks) == 0 {
+		return ""
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			Kty string `json:"kty"`
+			Alg string `json:"alg"`
+		} `json:"keys"`
+	}
+	if json.Unmarshal(jwks, &set) != nil {
+		return string(jwks)
+	}
+	parts := make([]string, len(set.Keys))
+	for i, k := range set.Keys {
+		parts[i] = strings.TrimSpace(k.Kty + " " + k.Alg)
+		if k.Kid != "" {
+			parts[i] = k.Kid + " (" + parts[i] + ")"
+		}
+	}
+	n := "keys"
+	if len(parts) == 1 {
+		n = "key"
+	}
+	return fmt.Sprintf("%d %s: %s", len(parts), n, strings.Join(parts, ", "))
 }
