@@ -71,6 +71,7 @@ var paramRules = map[string]paramRule{
 	"claims":                   {max: 4096, jsonSpace: true},
 	"client_assertion":         {max: clientkeys.MaxAssertionSize},
 	"client_assertion_type":    {max: 256},
+	"request":                  {max: clientkeys.MaxRequestObjectSize},
 }
 
 // maxParamName bounds parameter names; names are never stored, but they

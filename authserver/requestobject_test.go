@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -49,8 +50,9 @@ func roSign(t testing.TB, key string, claims map[string]any) string {
 }
 
 // At the PAR endpoint a request object carries the whole request (RFC 9126
-// §3): its parameters are pushed, the form's others ignored; a bad object
-// is 400 invalid_request_object.
+// §3): its parameters are pushed, the form's others ignored (those it
+// repeats, and those it has not: a resource the client may not have would
+// be invalid_target); a bad object is 400 invalid_request_object.
 func TestRequestObjectAtPAR(t *testing.T) {
 	t.Parallel()
 	p := startPAR(t, nil)
@@ -58,7 +60,7 @@ func TestRequestObjectAtPAR(t *testing.T) {
 
 	inner, verifier := authzForm(parWeb, parWebRedirect, "st-object")
 	outside := url.Values{"client_id": {parWeb}, "request": {roSign(t, "ec", roClaims(p, parWeb, inner))},
-		"state": {"st-form"}, "scope": {"openid offline_access api.write"}}
+		"state": {"st-form"}, "scope": {"openid offline_access api.write"}, "resource": {"https://evil.example.com"}}
 	uri := pushed(t, p, outside, parWeb, parWebSecret, nil)
 	code := codeFrom(t, p, p.SignIn(t, p.Browser(t), pushedURL(p, parWeb, uri), "alice", "alice-password", "allow"), parWebRedirect, "st-object")
 	tok, err := webOAuth2(p).Exchange(ctx, code, oauth2.VerifierOption(verifier))
@@ -67,6 +69,14 @@ func TestRequestObjectAtPAR(t *testing.T) {
 	}
 	if tok.Extra("scope") != "openid api.read" {
 		t.Errorf("scope %v: the object's, not the form's", tok.Extra("scope"))
+	}
+
+	// Larger than the 2 KiB of an ordinary parameter: a request object
+	// carries the whole request.
+	big := cloneForm(inner)
+	big.Set("state", strings.Repeat("s", 3000))
+	if r := push(t, p, url.Values{"client_id": {parWeb}, "request": {roSign(t, "rsa", roClaims(p, parWeb, big))}}, parWeb, parWebSecret, nil); r.status != http.StatusCreated {
+		t.Errorf("a 4 KiB request object: %d %v", r.status, r.body)
 	}
 
 	for _, tc := range []struct {
@@ -120,7 +130,8 @@ func TestRequestObjectAtPAR(t *testing.T) {
 }
 
 // At the authorization endpoint a request object's parameters are the
-// request (RFC 9101 §6.3), the query's ignored but client_id; a bad object
+// request (RFC 9101 §6.3), the query's ignored but client_id (its
+// prompt=none would make a signed-out request fail); a bad object
 // is answered invalid_request_object at the query's redirect_uri when that
 // is registered, on a page otherwise; and a client that must push may not
 // send one instead.
@@ -129,7 +140,7 @@ func TestRequestObjectAtAuthorize(t *testing.T) {
 	p := startPAR(t, nil)
 	inner, verifier := authzForm(parWeb, parWebRedirect, "st-object")
 	q := url.Values{"client_id": {parWeb}, "request": {roSign(t, "ec", roClaims(p, parWeb, inner))},
-		"state": {"st-query"}, "scope": {"openid api.write"}, "response_type": {"code"}}
+		"state": {"st-query"}, "scope": {"openid api.write"}, "response_type": {"code"}, "prompt": {"none"}}
 	loc := p.SignIn(t, p.Browser(t), p.URL+"/authorize?"+q.Encode(), "alice", "alice-password", "allow")
 	tok, err := webOAuth2(p).Exchange(context.Background(), codeFrom(t, p, loc, parWebRedirect, "st-object"), oauth2.VerifierOption(verifier))
 	if err != nil {

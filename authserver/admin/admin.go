@@ -13,8 +13,9 @@
 // are the database's (storage.OwnerDatabase), and the file never touches
 // them.
 //
-// It imports storage, keys, password, observe and config; nothing imports it
-// but setup, the CLI, adminapi and registration. Package authserver must not
+// It imports storage, keys, password, observe, config and clientkeys (the
+// deep check of a client's jwks, JWKSProblems); nothing imports it but
+// setup, the CLI, adminapi and registration. Package authserver must not
 // import it (authserver never imports config).
 package admin
 

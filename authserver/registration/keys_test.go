@@ -151,3 +151,18 @@ func TestJWKSURIOnAPublicIssuer(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileIsNotRegistered: profile is this server's own client
+// metadata, not RFC 7591's: like any unknown member it is ignored, so a
+// client cannot give itself (or be refused for) the FAPI 2.0 profile here.
+func TestProfileIsNotRegistered(t *testing.T) {
+	t.Parallel()
+	p := startOpen(t, nil)
+	r := register(t, p, map[string]any{"redirect_uris": []string{"https://app.example.com/cb"}, "profile": "fapi2"})
+	if _, ok := r.Body["profile"]; ok {
+		t.Errorf("the answer echoes profile: %s", r.Raw)
+	}
+	if st, err := p.App.Store.GetClient(context.Background(), r.str("client_id")); err != nil || st.Profile != "" {
+		t.Errorf("stored profile %q, %v", st.Profile, err)
+	}
+}

@@ -14,6 +14,8 @@
 // and the audit event client.registered.
 //
 // It imports admin, storage, observe and config; only setup imports it.
+// The client's keys (jwks) are checked with admin.JWKSProblems, as the
+// admin service and setup check them.
 // Package authserver mounts the Handler (authserver.Config.Registration)
 // without importing it.
 package registration

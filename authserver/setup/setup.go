@@ -2,7 +2,8 @@
 // it opens the storage backend, the key-encryption key and the signing keys,
 // upserts the clients and users of the file, and builds the authserver.Server.
 // cmd/authserver and the end-to-end tests share it, so both start the server
-// the same way. It must not import cmd or resource.
+// the same way. It must not import cmd; it reaches package resource only
+// through adminapi, whose tokens resource verifies.
 package setup
 
 import (
@@ -358,6 +359,20 @@ func StandardClaims(c config.UserClaims) storage.StandardClaims {
 	return out
 }
 
+// sameClient reports whether next changes none of what the file declares
+// for the stored client a (lists compared by content: the store gives an
+// empty list where the file has none).
+func sameClient(a, next storage.Client) bool {
+	a.CreatedAt, a.UpdatedAt, next.CreatedAt, next.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	for _, l := range []*[]string{&a.RedirectURIs, &a.PostLogoutRedirectURIs, &a.GrantTypes, &a.Scopes, &a.Audience,
+		&next.RedirectURIs, &next.PostLogoutRedirectURIs, &next.GrantTypes, &next.Scopes, &next.Audience} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	return reflect.DeepEqual(a, next)
+}
+
 // sameUser reports whether next changes none of what the file declares for
 // the stored user a.
 func sameUser(a, next storage.User) bool {
@@ -447,7 +462,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 		if c.Secret != "" {
 			secretHash = storage.Hash(c.Secret)
 		}
-		err := store.UpsertClient(ctx, storage.Client{
+		next := storage.Client{
 			ID:                     c.ID,
 			Owner:                  storage.OwnerFile,
 			SecretHash:             secretHash,
@@ -470,7 +485,13 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			RequirePAR:              c.RequirePushedAuthorizationRequests,
 			DPoPBound:               c.DPoPBoundAccessTokens,
 			Profile:                 c.Profile,
-		})
+			CreatedAt:               now, // kept by the store for an existing client
+			UpdatedAt:               now,
+		}
+		if st, ok := storedClients[c.ID]; ok && sameClient(st, next) && !st.UpdatedAt.IsZero() {
+			next.UpdatedAt = st.UpdatedAt // a restart is no change
+		}
+		err := store.UpsertClient(ctx, next)
 		if errors.Is(err, storage.ErrConflict) { // created with the CLI since the list above
 			return collision(src, []string{"client " + c.ID})
 		}
@@ -598,6 +619,13 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 		}
 	}
 	return nil
+}
+
+// CheckClientKeys is the deep check of every file client's jwks that the
+// start makes (see fileClientKeys), for `authserver check-config`.
+func CheckClientKeys(cfg config.Config) error {
+	_, err := fileClientKeys(cfg.Clients)
+	return err
 }
 
 // fileClientKeys returns the jwks of each file client as the JSON the store

@@ -238,7 +238,8 @@ func TestClientAddShowUpdate(t *testing.T) {
 	text := c.ok("", "client", "show", "full")
 	for _, line := range []string{"id  ", "name  ", "redirect_uris  ", "post_logout_redirect_uris  ", "grant_types  ", "scopes  ", "audience  ",
 		"skip_consent  ", "allow_introspection  ", "id_token_signed_response_alg  ", "backchannel_logout_uri  ",
-		"backchannel_logout_session_required  ", "owner  ", "created_at  "} {
+		"backchannel_logout_session_required  ", "token_endpoint_auth_method  ", "jwks  ", "jwks_uri  ",
+		"require_pushed_authorization_requests  ", "dpop_bound_access_tokens  ", "profile  ", "owner  ", "created_at  "} {
 		if !strings.Contains(text, "\n"+line) && !strings.HasPrefix(text, line) {
 			t.Errorf("client show lacks the field %q:\n%s", strings.TrimSpace(line), text)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/authserver-dev/authserver/authserver/setup"
 	"github.com/authserver-dev/authserver/config"
 )
 
@@ -34,6 +36,14 @@ func checkConfig(e *env) error {
 		if err := demoProblem(cfg); err != nil {
 			return err
 		}
+	}
+	// The keys of private_key_jwt clients need more than the file's rules
+	// (public keys only, usable sizes): the start would refuse them.
+	var ve *config.ValidationError
+	if err := setup.CheckClientKeys(cfg); errors.As(err, &ve) {
+		return fmt.Errorf("invalid configuration (%s), %d problem(s):\n%w", e.describeConfig(), len(ve.Problems), err)
+	} else if err != nil {
+		return err
 	}
 	return printSummary(e.stdout, e.describeConfig(), cfg)
 }

@@ -588,3 +588,33 @@ func TestAdminCommandsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// check-config makes the start's deep check of client keys: a private key
+// published in a client's jwks is refused there, not only at the next start.
+func TestCheckConfigRefusesPrivateClientKeys(t *testing.T) {
+	t.Parallel()
+	path, _ := writeConfig(t, "")
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = []byte(strings.Replace(string(body), "clients:\n", `clients:
+  - id: signer
+    token_endpoint_auth_method: private_key_jwt
+    grant_types: [client_credentials]
+    audience: [https://api.example.com]
+    jwks:
+      keys:
+        - {kty: EC, crv: P-256, kid: k1, use: sig, x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", d: "jpsQnnGQmL-YBIffH1136cLyXIp_JN7m_ROfr1Y6n8Q"}
+`, 1))
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runFull(t, "", "check-config", "--config", path)
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "jwks.keys[0]") || !strings.Contains(stderr, "private") {
+		t.Errorf("stderr does not name the private key in jwks.keys[0]:\n%s", stderr)
+	}
+}

@@ -20,9 +20,13 @@ var userFlagNames = map[string]string{
 	"claims":         "--claims",
 }
 
-const passwordDoc = "The password comes from a prompt that does not echo it (asked twice) when standard input\n" +
-	"is a terminal; otherwise it is one line of standard input, so that it never shows in the process list:\n" +
-	"  printf '%s\\n' \"$PASSWORD\" | authserver user add --email dave@example.com dave"
+// passwordDoc is the help on passwords of the command cmd ("add --email
+// dave@example.com", "passwd").
+func passwordDoc(cmd string) string {
+	return "The password comes from a prompt that does not echo it (asked twice) when standard input\n" +
+		"is a terminal; otherwise it is one line of standard input, so that it never shows in the process list:\n" +
+		"  printf '%s\\n' \"$PASSWORD\" | authserver user " + cmd + " dave"
+}
 
 const claimsDoc = "--claims takes the other OpenID Connect standard claims as a JSON object with the keys of users[].claims:\n" +
 	"  --claims '{\"given_name\":\"Dave\",\"phone_number\":\"+1 555 0100\",\"address\":{\"locality\":\"Paris\"}}'"
@@ -48,7 +52,7 @@ func userFieldFlags(fs *flag.FlagSet, update bool) *userFields {
 
 var userAddCommand = &command{
 	name: "user add", args: "USERNAME", nargs: 1, summary: "add a user (the password is asked for, or read from standard input)",
-	doc: passwordDoc + "\n" + claimsDoc + "\n" +
+	doc: passwordDoc("add --email dave@example.com") + "\n" + claimsDoc + "\n" +
 		"A username that exists already is refused (exit 4), as is one the configuration file declares.",
 	setup: func(fs *flag.FlagSet) action {
 		f := userFieldFlags(fs, false)
@@ -161,7 +165,7 @@ var userUpdateCommand = &command{
 
 var userPasswdCommand = &command{
 	name: "user passwd", args: "USERNAME", nargs: 1, summary: "set a user's password, ending their sessions and revoking their refresh tokens",
-	doc: passwordDoc + "\n" +
+	doc: passwordDoc("passwd") + "\n" +
 		"The user's sessions end and their refresh tokens are revoked: whoever knew the old password keeps\n" +
 		"nothing. A user declared in the configuration file gets a new password there (then restart).",
 	setup: func(fs *flag.FlagSet) action {

@@ -23,6 +23,10 @@ type appConfig struct {
 	Listen       string // host:port; the redirect URI is http://<Listen>/callback
 	APIURL       string
 	Scopes       []string
+	// DPoP makes the app hold an ephemeral ES256 key and send DPoP proofs
+	// (RFC 9449) with its token requests and API calls, so that its access
+	// tokens are bound to the key.
+	DPoP bool
 
 	// Provider, when set, is used instead of discovery, so tests need no
 	// network. Without discovery there is no end_session_endpoint.
@@ -40,7 +44,8 @@ type appConfig struct {
 type app struct {
 	cfg        appConfig
 	log        *slog.Logger
-	client     *http.Client
+	client     *http.Client // with --dpop, it adds the proofs
+	dpop       *dpopKey     // nil without --dpop
 	oauth      *oauth2.Config
 	verifier   *oidc.IDTokenVerifier
 	endSession string // the provider's end_session_endpoint, if any
@@ -88,12 +93,25 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 	var meta struct {
 		EndSession  string   `json:"end_session_endpoint"`
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		DPoPAlgs    []string `json:"dpop_signing_alg_values_supported"`
 	}
 	// A hand-made provider has no discovery document; that only means no
 	// RP-initiated logout and auto-detected client authentication.
 	discovered := provider.Claims(&meta) == nil
 	endpoint := provider.Endpoint()
 	endpoint.AuthStyle = authStyle(discovered, meta.AuthMethods, cfg.ClientSecret)
+	client, key := cfg.HTTPClient, (*dpopKey)(nil)
+	if cfg.DPoP {
+		if err := checkDPoPSupport(discovered, meta.DPoPAlgs); err != nil {
+			return nil, err
+		}
+		if key, err = newDPoPKey(cfg.Now); err != nil {
+			return nil, err
+		}
+		if client, err = dpopClient(cfg.HTTPClient, key, endpoint.TokenURL); err != nil {
+			return nil, err
+		}
+	}
 
 	pg, err := loadPages()
 	if err != nil {
@@ -102,7 +120,8 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 	return &app{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		client: cfg.HTTPClient,
+		client: client,
+		dpop:   key,
 		oauth: &oauth2.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,

@@ -117,6 +117,7 @@ func flagSet(mode string) (*flag.FlagSet, *flagValues, []secretFlags) {
 	fs.StringVar(&v.cfg.Listen, "listen", "127.0.0.1:9094", "`host:port` to serve on; the redirect URI is http://<listen>/callback")
 	fs.StringVar(&v.cfg.APIURL, "api", "http://127.0.0.1:9095/api/profile", "API `URL` to call with the access token")
 	fs.StringVar(&v.scopes, "scopes", "openid profile email offline_access api.read", "`scopes` to request, separated by spaces")
+	fs.BoolVar(&v.cfg.DPoP, "dpop", false, "bind the access tokens to a key made at start (RFC 9449 DPoP): send a proof with every token request and API call")
 	secrets := []secretFlags{{&v.cfg.ClientSecret, &v.secretFile, "client-secret", envClientSecret}}
 	if mode == "password" {
 		fs.StringVar(&v.creds.Username, "username", "alice", "`username` for the password grant")

@@ -23,15 +23,28 @@ type demoStack struct {
 	provider *authtest.Provider
 	api      *httptest.Server
 	demo     *httptest.Server
+	app      *app
 }
 
-func startDemoStack(t *testing.T) *demoStack {
+// stackOptions vary the stack: the demo client's --dpop, and the
+// provider's configuration.
+type stackOptions struct {
+	dpop     bool
+	provider func(*config.Config)
+}
+
+func startDemoStack(t *testing.T) *demoStack { return startDemoStackWith(t, stackOptions{}) }
+
+func startDemoStackWith(t *testing.T, o stackOptions) *demoStack {
 	t.Helper()
 	demo := httptest.NewUnstartedServer(nil)
 	demoURL := "http://" + demo.Listener.Addr().String()
 	p := authtest.Start(t, func(c *config.Config) {
 		c.Clients[0].RedirectURIs = append(c.Clients[0].RedirectURIs, demoURL+"/callback")
 		c.Clients[0].PostLogoutRedirectURIs = append(c.Clients[0].PostLogoutRedirectURIs, demoURL+"/")
+		if o.provider != nil {
+			o.provider(c)
+		}
 	})
 	ctx := context.Background()
 	v, err := resource.NewVerifier(ctx, resource.Config{Issuer: p.URL, Audience: "http://127.0.0.1:9095"})
@@ -46,6 +59,7 @@ func startDemoStack(t *testing.T) *demoStack {
 	a, err := newApp(ctx, appConfig{
 		Issuer: p.URL, ClientID: "demo-web", ClientSecret: "demo-web-secret-not-for-production", Listen: demo.Listener.Addr().String(),
 		APIURL: api.URL + "/api/profile", Scopes: []string{"openid", "profile", "email", "offline_access", "api.read"},
+		DPoP: o.dpop,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +67,7 @@ func startDemoStack(t *testing.T) *demoStack {
 	demo.Config.Handler = a.Handler()
 	demo.Start()
 	t.Cleanup(demo.Close)
-	return &demoStack{provider: p, api: api, demo: demo}
+	return &demoStack{provider: p, api: api, demo: demo, app: a}
 }
 
 // browse follows every redirect across the three servers, like a browser.

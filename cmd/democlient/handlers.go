@@ -156,7 +156,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := &session{csrf: randomString(), token: tok, idToken: idt}
-	s.api = a.callAPI(ctx, tok.AccessToken)
+	s.api = a.callAPI(ctx, tok)
 	id, err := a.sessions.put(s)
 	if err != nil {
 		a.renderError(w, http.StatusServiceUnavailable, errorView{Title: "Busy", Message: err.Error()})
@@ -206,6 +206,9 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if v.AccessClaims, err = jwtPayloadClaims(s.token.AccessToken); err != nil {
 		v.AccessNote = "The access token is not a JWT this app can decode (" + err.Error() + "); only the API can tell what it means."
+	}
+	if a.dpop != nil {
+		v.DPoP = a.dpop.status(s.token, s.api)
 	}
 	// A flash message shows once.
 	s.flash, s.flashErr = "", false
@@ -275,7 +278,7 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) call(w http.ResponseWriter, r *http.Request) {
 	a.withSession(w, r, func(s *session, _ string) {
-		s.api = a.callAPI(oidc.ClientContext(r.Context(), a.client), s.token.AccessToken)
+		s.api = a.callAPI(oidc.ClientContext(r.Context(), a.client), s.token)
 		http.Redirect(w, r, "/me", http.StatusSeeOther)
 	})
 }

@@ -3,9 +3,13 @@
 // calls the sample API; "democlient password" does the same from a terminal
 // with the password grant.
 //
-// It imports only the standard library, golang.org/x/oauth2 and
-// github.com/coreos/go-oidc/v3, never a package of this module: it proves
-// that the provider works for a third-party app over HTTP alone.
+// With --dpop it binds its access tokens to a key made at start (RFC 9449):
+// it signs a DPoP proof for every token request and API call.
+//
+// It imports only the standard library, golang.org/x/oauth2,
+// github.com/coreos/go-oidc/v3 and, for the DPoP proofs, go-jose (which
+// go-oidc uses itself), never a package of this module: it proves that the
+// provider works for a third-party app over HTTP alone.
 package main
 
 import (

@@ -42,6 +42,17 @@ type (
 		AccessNote, AccessExpiry, Scope string
 		RefreshIssued                   bool
 		API                             apiResult
+		DPoP                            *dpopView // nil without --dpop
+	}
+	// dpopView says whether the access token is bound to the app's key
+	// and whether the API accepted the proof of possession.
+	dpopView struct {
+		KeyJKT     string // the thumbprint of the app's key
+		TokenType  string // as the token response said
+		TokenJKT   string // the access token's cnf.jkt, decoded without verification
+		Bound      bool   // TokenJKT is KeyJKT
+		APIUsed    bool   // the API was called with the DPoP scheme and a proof
+		APIAccepts bool   // and answered 2xx
 	}
 )
 

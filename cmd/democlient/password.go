@@ -59,10 +59,13 @@ func runPassword(ctx context.Context, cfg appConfig, creds credentials, stdout i
 		fmt.Fprintln(stdout, "\nThe access token is not a JWT this client can decode:", err)
 	}
 
-	res := a.callAPI(ctx, tok.AccessToken)
-	fmt.Fprintf(stdout, "\nGET %s\n", res.URL)
+	res := a.callAPI(ctx, tok)
+	fmt.Fprintf(stdout, "\nGET %s (Authorization: %s)\n", res.URL, res.Scheme)
 	if res.Err != "" {
 		return fmt.Errorf("calling the API: %s", res.Err)
+	}
+	if a.dpop != nil {
+		printDPoP(stdout, a.dpop.status(tok, res))
 	}
 	fmt.Fprintln(stdout, res.Status)
 	if res.WWWAuthenticate != "" {
@@ -82,5 +85,22 @@ func printClaims(w io.Writer, claims []claim) {
 	}
 	for _, c := range claims {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name, c.Value)
+	}
+}
+
+// printDPoP says, in password mode with --dpop, whether the token is bound
+// to the client's key and whether the API accepted the proof.
+func printDPoP(w io.Writer, v *dpopView) {
+	fmt.Fprintf(w, "DPoP: this client's key thumbprint %s, token_type %s\n", v.KeyJKT, v.TokenType)
+	switch {
+	case v.Bound:
+		fmt.Fprintf(w, "DPoP: the access token is bound to this key (cnf.jkt %s)\n", v.TokenJKT)
+	case v.TokenJKT != "":
+		fmt.Fprintf(w, "DPoP: the access token is bound to another key (cnf.jkt %s)\n", v.TokenJKT)
+	default:
+		fmt.Fprintln(w, "DPoP: the access token is not bound to a key (no cnf.jkt)")
+	}
+	if v.APIAccepts {
+		fmt.Fprintln(w, "DPoP: the API accepted the proof")
 	}
 }

@@ -141,6 +141,7 @@ func claimList(payload []byte) ([]claim, error) {
 // apiResult is the outcome of one call to the sample API.
 type apiResult struct {
 	URL             string
+	Scheme          string // of the Authorization header: Bearer, or DPoP with a proof
 	Status          string // e.g. "200 OK"
 	StatusCode      int
 	WWWAuthenticate string // explains a 401 or 403
@@ -151,19 +152,30 @@ type apiResult struct {
 // maxAPIBody bounds what the app reads and shows of an answer.
 const maxAPIBody = 1 << 20
 
-// callAPI calls the API with the access token as a bearer token.
-func (a *app) callAPI(ctx context.Context, accessToken string) apiResult {
-	return callAPI(ctx, a.client, a.cfg.APIURL, accessToken)
+// callAPI calls the API with the access token, in the scheme its token
+// type names: a DPoP-bound token goes as "DPoP <token>", and the app's HTTP
+// client adds the proof (RFC 9449 §7); any other as a bearer token.
+func (a *app) callAPI(ctx context.Context, tok *oauth2.Token) apiResult {
+	return callAPI(ctx, a.client, a.cfg.APIURL, tok.AccessToken, authScheme(tok))
 }
 
-func callAPI(ctx context.Context, client *http.Client, apiURL, accessToken string) apiResult {
-	res := apiResult{URL: apiURL}
+// authScheme is the Authorization scheme for tok: DPoP when the provider
+// said token_type DPoP (the scheme is case-insensitive, RFC 9110 §11.1).
+func authScheme(tok *oauth2.Token) string {
+	if strings.EqualFold(tok.TokenType, "DPoP") {
+		return "DPoP"
+	}
+	return "Bearer"
+}
+
+func callAPI(ctx context.Context, client *http.Client, apiURL, accessToken, scheme string) apiResult {
+	res := apiResult{URL: apiURL, Scheme: scheme}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL, nil)
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Authorization", scheme+" "+accessToken)
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {

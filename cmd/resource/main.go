@@ -2,8 +2,11 @@
 // issuer, for its audience, and checks scopes (GET /api/profile needs
 // api.read, POST /api/notes needs api.write). By default it verifies JWT
 // access tokens locally; with --introspect it asks the issuer about every
-// token (cached 10s), so that a revoked token stops working. It shows API teams how to use
-// package resource and must not import any other package of this module.
+// token (cached 10s), so that a revoked token stops working. DPoP-bound tokens
+// (RFC 9449) are accepted with "Authorization: DPoP" and a proof, and refused
+// as bearer tokens; --require-dpop refuses bearer tokens altogether. It shows
+// API teams how to use package resource and must not import any other
+// package of this module.
 package main
 
 import (
@@ -45,6 +48,9 @@ const usageHead = `Usage:
 
 The sample API accepts only access tokens of the issuer for its audience:
 GET /api/profile needs the scope api.read, POST /api/notes needs api.write.
+A DPoP-bound token (RFC 9449) must come as "Authorization: DPoP <token>"
+with a DPoP proof for the request; behind a proxy, --public-url says which
+URL the proofs name.
 
 The introspection secret (--introspect) comes from, in this order:
 --client-secret-file FILE, --client-secret S (visible in ps: avoid),
@@ -97,7 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()
-	log.Info("sample API listening", "url", "http://"+listen, "issuer", o.issuer, "audience", o.audience, "introspect", o.introspect)
+	log.Info("sample API listening", "url", "http://"+listen, "issuer", o.issuer, "audience", o.audience, "introspect", o.introspect,
+		"require_dpop", o.dpop.Required)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("serve", "err", err)
 		return 1
@@ -144,6 +151,8 @@ func declareFlags(fs *flag.FlagSet, o *options, listen, secretFile *string) {
 	fs.StringVar(&o.clientID, "client-id", "", "with --introspect: this API's client `ID` at the issuer (it must be allowed to introspect)")
 	fs.StringVar(&o.clientSecret, "client-secret", "", "with --introspect: the client `secret`; prefer --client-secret-file or $"+envClientSecret+", command lines are visible to other users")
 	fs.StringVar(secretFile, "client-secret-file", "", "with --introspect: read the client secret from `FILE` (one line)")
+	fs.BoolVar(&o.dpop.Required, "require-dpop", false, "accept DPoP-bound access tokens only (RFC 9449; FAPI 2.0): bearer tokens are refused")
+	fs.StringVar(&o.dpop.PublicURL, "public-url", "", "the `URL` (scheme, host, path prefix) clients reach this API at, which DPoP proofs name (htu); default: the request's Host, for an API reached directly")
 }
 
 // parseFlags reads the command line; the client secret comes from a flag,
@@ -194,6 +203,7 @@ type options struct {
 	issuer, audience       string
 	introspect             bool
 	clientID, clientSecret string
+	dpop                   resource.DPoPConfig
 }
 
 // startVerifier builds the token check o asks for: local JWT verification,
@@ -202,7 +212,7 @@ func startVerifier(ctx context.Context, o options, log *slog.Logger) (resource.T
 	if o.introspect {
 		in, err := waitForIssuer(ctx, o.issuer, log, func(ctx context.Context) (*resource.Introspector, error) {
 			return resource.NewIntrospector(ctx, resource.IntrospectionConfig{Issuer: o.issuer, Audience: o.audience,
-				ClientID: o.clientID, ClientSecret: o.clientSecret, Logger: log})
+				ClientID: o.clientID, ClientSecret: o.clientSecret, DPoP: o.dpop, Logger: log})
 		})
 		if err != nil { // not `return in, err`: a nil *Introspector is a non-nil TokenVerifier
 			return nil, err
@@ -210,7 +220,7 @@ func startVerifier(ctx context.Context, o options, log *slog.Logger) (resource.T
 		return in, nil
 	}
 	v, err := waitForIssuer(ctx, o.issuer, log, func(ctx context.Context) (*resource.Verifier, error) {
-		return resource.NewVerifier(ctx, resource.Config{Issuer: o.issuer, Audience: o.audience, Logger: log})
+		return resource.NewVerifier(ctx, resource.Config{Issuer: o.issuer, Audience: o.audience, DPoP: o.dpop, Logger: log})
 	})
 	if err != nil {
 		return nil, err
