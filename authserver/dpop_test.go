@@ -455,15 +455,18 @@ func TestDPoPCodeBoundByDPoPJKT(t *testing.T) {
 		}
 		return code
 	}
+	// One code: neither another key nor no proof can redeem it, or burn it
+	// (storage.CodeRedemption.DPoPJKT), so its holder of the key still can.
+	code = newCode()
 	exchange := func(proofs ...string) (int, map[string]any) {
-		status, _, body := dpopPost(t, p, "/token", dpopCodeForm(newCode(), verifier, authtest.DemoRedirect), "demo-web", dpopDemoSecret, proofs...)
+		status, _, body := dpopPost(t, p, "/token", dpopCodeForm(code, verifier, authtest.DemoRedirect), "demo-web", dpopDemoSecret, proofs...)
 		return status, body
 	}
 	if status, body := exchange(dpopTokenProof(t, p, other)); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Errorf("with another key: %d %v, want 400 invalid_grant", status, body)
 	}
-	if status, body := exchange(); status != http.StatusBadRequest || body["error"] != "invalid_dpop_proof" {
-		t.Errorf("without a proof: %d %v, want 400 invalid_dpop_proof", status, body)
+	if status, body := exchange(); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("without a proof: %d %v, want 400 invalid_grant", status, body)
 	}
 	status, body = exchange(dpopTokenProof(t, p, key))
 	checkBoundResponse(t, status, body, key)

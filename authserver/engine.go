@@ -229,12 +229,13 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 		ClientID:      g.client.ID,
 		RedirectURI:   g.redirectURI,
 		CodeChallenge: pkceS256(g.codeVerifier),
+		DPoPJKT:       g.dpopJKT,
 		FamilyID:      g.familyID,
 	}, ts.s.now())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errInvalidGrant("the authorization code is invalid or expired, or was issued to another client or redirect_uri, " +
-			"or code_verifier does not match its code_challenge (PKCE S256)")
+			"or code_verifier does not match its code_challenge (PKCE S256), or the code is bound to a DPoP key (dpop_jkt) that the request's proof does not prove")
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		observe.Audit(ctx, ts.s.log, observe.EventCodeReplayed, slog.String("client_id", rec.ClientID),
 			slog.String("subject", rec.UserID), slog.String("family", rec.FamilyID))
@@ -245,8 +246,8 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 	case err != nil:
 		return nil, err
 	}
-	// RFC 9449 §10. The code is spent by now: a request with the code, the
-	// client's credentials and the PKCE verifier but not the key burns it.
+	// RFC 9449 §10: the redemption matched only with the code's key (see
+	// storage.CodeRedemption); checked again here, in constant time.
 	if err := checkBinding("the authorization code", rec.DPoPJKT, g.dpopJKT); err != nil {
 		return nil, err
 	}

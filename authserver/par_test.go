@@ -274,7 +274,8 @@ func TestPARDPoPBindsCode(t *testing.T) {
 	uri := pushed(t, p, form, "", "", signer)
 	code := codeFrom(t, p, p.SignIn(t, p.Browser(t), pushedURL(p, parPublic, uri), "alice", "alice-password", "allow"), parPublicRedir, "st-dpop")
 	rec, err := p.App.Store.ConsumeAuthCode(context.Background(), storage.Hash(code), storage.CodeRedemption{
-		ClientID: parPublic, RedirectURI: parPublicRedir, CodeChallenge: oauth2.S256ChallengeFromVerifier(verifier), FamilyID: "test"},
+		ClientID: parPublic, RedirectURI: parPublicRedir, CodeChallenge: oauth2.S256ChallengeFromVerifier(verifier),
+		DPoPJKT: signer.Thumbprint(), FamilyID: "test"},
 		p.Clock.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -368,6 +368,11 @@ type CodeRedemption struct {
 	// code_verifier, or "" when the request sent none. It must equal the
 	// stored CodeChallenge, which is "" for a code issued without PKCE.
 	CodeChallenge string
+	// DPoPJKT is the thumbprint of the key of the request's DPoP proof, ""
+	// without one. A code bound to a key (AuthCode.DPoPJKT, RFC 9449 §10)
+	// matches only a redemption proving that key, so that whoever holds
+	// the code but not the key cannot burn it.
+	DPoPJKT string
 	// FamilyID names the grant the redemption creates; it is recorded on
 	// the code so that a replay can revoke that grant.
 	FamilyID string

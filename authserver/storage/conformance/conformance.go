@@ -497,7 +497,7 @@ func authCode(code string, expiresAt time.Time) storage.AuthCode {
 
 // redemption is the request of the code's own client: it matches c.
 func redemption(c storage.AuthCode, familyID string) storage.CodeRedemption {
-	return storage.CodeRedemption{ClientID: c.ClientID, RedirectURI: c.RedirectURI, CodeChallenge: c.CodeChallenge, FamilyID: familyID}
+	return storage.CodeRedemption{ClientID: c.ClientID, RedirectURI: c.RedirectURI, CodeChallenge: c.CodeChallenge, DPoPJKT: c.DPoPJKT, FamilyID: familyID}
 }
 
 // mismatches are redemptions of c that differ in one condition: a code is

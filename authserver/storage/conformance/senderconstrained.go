@@ -116,6 +116,29 @@ const (
 )
 
 var bindingCases = []testCase{
+	{"BoundCodeNeedsItsKey", func(t *testing.T, s storage.Store) {
+		// RFC 9449 §10: a code bound to a key is redeemed only by a request
+		// proving that key; any other attempt leaves it as it was, so the
+		// key's holder can still redeem it (nobody else can burn it).
+		c := authCode("bound", at(time.Minute))
+		c.DPoPJKT = jktA
+		mustOK(t, "create", s.CreateAuthCode(t.Context(), c))
+		for name, jkt := range map[string]string{"another key": jktB, "no proof": ""} {
+			r := redemption(c, "F")
+			r.DPoPJKT = jkt
+			_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, r, at(time.Second))
+			mustErr(t, "consume with "+name, err, storage.ErrNotFound)
+		}
+		_, err := s.ConsumeAuthCode(t.Context(), c.CodeHash, redemption(c, "F"), at(time.Second))
+		mustOK(t, "consume with its key", err)
+		// An unbound code takes any proof (or none).
+		u := authCode("unbound", at(time.Minute))
+		mustOK(t, "create unbound", s.CreateAuthCode(t.Context(), u))
+		r := redemption(u, "G")
+		r.DPoPJKT = jktB
+		_, err = s.ConsumeAuthCode(t.Context(), u.CodeHash, r, at(time.Second))
+		mustOK(t, "consume unbound with a proof", err)
+	}},
 	{"CodeCarriesBinding", func(t *testing.T, s storage.Store) {
 		c := authCode("code-1", at(time.Minute))
 		c.DPoPJKT, c.Resource = jktA, "https://api.example/ urn:other"

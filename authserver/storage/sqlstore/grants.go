@@ -31,7 +31,7 @@ func (s *Store) CreateAuthCode(ctx context.Context, c storage.AuthCode) error {
 func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash string, r storage.CodeRedemption, now time.Time) (storage.AuthCode, error) {
 	n := timeArg(now)
 	c, err := scanAuthCode(s.w.QueryRowContext(ctx, s.q.consumeAuthCode, n, r.FamilyID, codeHash, n,
-		r.ClientID, r.RedirectURI, r.CodeChallenge))
+		r.ClientID, r.RedirectURI, r.CodeChallenge, r.DPoPJKT))
 	if err == nil {
 		return c, nil
 	}
@@ -44,8 +44,9 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash string, r storage.
 	if err != nil {
 		return storage.AuthCode{}, notFound("consume auth code", err)
 	}
-	if c.ClientID != r.ClientID || c.RedirectURI != r.RedirectURI || c.CodeChallenge != r.CodeChallenge {
-		return storage.AuthCode{}, storage.ErrNotFound // someone else's code
+	if c.ClientID != r.ClientID || c.RedirectURI != r.RedirectURI || c.CodeChallenge != r.CodeChallenge ||
+		(c.DPoPJKT != "" && c.DPoPJKT != r.DPoPJKT) {
+		return storage.AuthCode{}, storage.ErrNotFound // someone else's code, or not proving its key
 	}
 	if !c.UsedAt.IsZero() {
 		return c, storage.ErrAlreadyUsed

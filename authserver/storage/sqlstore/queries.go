@@ -159,6 +159,7 @@ func newQueries(d dialect) queries {
 		consumeAuthCode: r(`UPDATE auth_codes SET used_at = ?, family_id = ?
 			WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?
 				AND client_id = ? AND redirect_uri = ? AND code_challenge = ?
+				AND (dpop_jkt = '' OR dpop_jkt = ?)
 			RETURNING ` + authCodeCols),
 		getAuthCode: r(`SELECT ` + authCodeCols + ` FROM auth_codes WHERE code_hash = ?`),
 
