@@ -97,8 +97,11 @@ func (s *Server) asProtocolError(r *http.Request, err error) *protocolError {
 // (token, userinfo, revocation, introspection).
 func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err error) {
 	pe := s.asProtocolError(r, err)
-	if pe.Code == "invalid_client" {
-		// RFC 6749 §5.2: 401 must carry the scheme the client may use.
+	if _, _, basic := r.BasicAuth(); basic && pe.Code == "invalid_client" {
+		// RFC 6749 §5.2: a client that authenticated with the Authorization
+		// header gets the challenge of the scheme it used. One that used a
+		// form method (client_secret_post, private_key_jwt) gets none: a
+		// Basic challenge would name a scheme it may not use.
 		w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
 	}
 	if pe.Status == http.StatusServiceUnavailable {

@@ -90,7 +90,7 @@ func TestAuthorizeErrorsRedirectToClient(t *testing.T) {
 		{"PKCE method missing is not plain", map[string]string{"code_challenge_method": ""}, "invalid_request"},
 		{"PKCE challenge malformed", map[string]string{"code_challenge": "short"}, "invalid_request"},
 		{"no allowed scope left", map[string]string{"scope": "admin"}, "invalid_scope"},
-		{"request object", map[string]string{"request": "eyJ..."}, "request_not_supported"},
+		{"request object of a client without keys", map[string]string{"request": "eyJ..."}, "invalid_request_object"},
 		{"prompt none without session", map[string]string{"prompt": "none"}, "login_required"},
 		{"bad max_age", map[string]string{"max_age": "-1"}, "invalid_request"},
 		{"response_mode fragment", map[string]string{"response_mode": "fragment"}, "invalid_request"},

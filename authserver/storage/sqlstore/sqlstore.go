@@ -29,6 +29,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/keys"
@@ -127,11 +129,37 @@ func connect(ctx context.Context, driver, dsn string, o Options) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := ping(ctx, s.w, driver); err != nil {
 		s.Close()
 		return nil, failed("connect "+driver, err)
 	}
 	return s, nil
+}
+
+// sqliteBusyRetries bound how long ping waits for a SQLite file that another
+// process is creating: its first connection sets journal_mode=WAL, which
+// needs the file to itself and answers SQLITE_BUSY without consulting
+// busy_timeout while another connection migrates it.
+const (
+	sqliteBusyRetries = 50
+	sqliteBusyWait    = 100 * time.Millisecond
+)
+
+// ping opens the first connection; for SQLite it tries again, a bounded
+// number of times, while the file is busy.
+func ping(ctx context.Context, db *sql.DB, driver string) error {
+	for i := 0; ; i++ {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || driver != "sqlite" || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || i == sqliteBusyRetries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(sqliteBusyWait):
+		}
+	}
 }
 
 func newStore(d dialect, w, r *sql.DB) *Store {

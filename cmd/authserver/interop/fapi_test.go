@@ -47,7 +47,9 @@ var fapiClients = []struct{ id, settings, idTokenAlg string }{
 // refresh. Then it checks what the script saw: token_type DPoP, cnf.jkt the
 // RFC 7638 thumbprint of the script's key (recomputed here from its public
 // JWK), and refusals for a request without PAR, the bound token as a bearer
-// token at userinfo, a refresh without a proof, and the spent request_uri.
+// token at userinfo, a refresh without a proof, the spent request_uri, the
+// code bound at PAR redeemed with another key, and a client assertion signed
+// by a key the client did not register.
 func TestOpenIDClientFAPI(t *testing.T) {
 	node := requireNode(t)
 	dir := t.TempDir()
@@ -126,6 +128,8 @@ type fapiResult struct {
 	SpentRequestURI    *browserStep    `json:"spent_request_uri"`
 	BearerUserinfo     *refusal        `json:"bearer_userinfo"`
 	RefreshNoProof     *refusal        `json:"refresh_without_proof"`
+	CodeOtherKey       *refusal        `json:"code_other_key"`
+	PARForeignKey      *refusal        `json:"par_foreign_key"`
 }
 
 type cnf struct {
@@ -202,6 +206,12 @@ func checkFAPIResult(t *testing.T, line string) {
 	}
 	if n := r.RefreshNoProof; n == nil || !n.Refused || n.Status != 400 || n.Error != "invalid_dpop_proof" {
 		t.Errorf("refresh without a proof: %+v, want 400 invalid_dpop_proof", n)
+	}
+	if c := r.CodeOtherKey; c == nil || !c.Refused || c.Status != 400 || c.Error != "invalid_grant" {
+		t.Errorf("the code bound at PAR redeemed with another key: %+v, want 400 invalid_grant", c)
+	}
+	if f := r.PARForeignKey; f == nil || !f.Refused || f.Status != 401 || f.Error != "invalid_client" {
+		t.Errorf("PAR with an assertion by an unregistered key: %+v, want 401 invalid_client", f)
 	}
 }
 

@@ -110,6 +110,34 @@ ok('refresh with DPoP; the new access token works at userinfo with its proof');
   ok(`the spent request_uri again: ${JSON.stringify(result.spent_request_uri)}`);
 }
 
+// 6. A code bound at PAR (by the proof sent there) is redeemed only with
+//    that key: the exchange with another key is refused (RFC 9449 §10).
+{
+  const q = pkce();
+  const url = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: redirectUri, scope, state: q.state, nonce: q.nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(q.verifier), code_challenge_method: 'S256',
+  }, { DPoP: dpop });
+  const { redirect } = await signIn(url);
+  const other = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  result.code_other_key = await refusal(() => client.authorizationCodeGrant(config, redirect, {
+    pkceCodeVerifier: q.verifier, expectedState: q.state, expectedNonce: q.nonce, idTokenExpected: true,
+  }, undefined, { DPoP: other }));
+  ok(`the code bound at PAR, redeemed with another DPoP key: ${JSON.stringify(result.code_other_key)}`);
+}
+
+// 7. private_key_jwt with a key the client did not register is refused at /par.
+{
+  const { privateKey } = await jose.generateKeyPair('ES256');
+  const impostor = new client.Configuration(meta, clientId, metadata, client.PrivateKeyJwt({ key: privateKey, kid: privateJWK.kid }));
+  const q = pkce();
+  const challenge = await client.calculatePKCECodeChallenge(q.verifier);
+  result.par_foreign_key = await refusal(() => client.buildAuthorizationUrlWithPAR(impostor, {
+    redirect_uri: redirectUri, scope, state: q.state, code_challenge: challenge, code_challenge_method: 'S256',
+  }));
+  ok(`PAR with a client assertion signed by an unregistered key: ${JSON.stringify(result.par_foreign_key)}`);
+}
+
 console.log('result ' + JSON.stringify(result));
 console.log('all steps passed');
 
@@ -120,8 +148,14 @@ async function refusal(fn) {
   } catch (err) {
     const status = err.status ?? err.cause?.status ?? err.response?.status;
     let error = err.error ?? err.cause?.error;
-    // A 401 from a resource (userinfo) carries its error in WWW-Authenticate.
+    // A 401 with a WWW-Authenticate header: a resource (userinfo) puts its
+    // error there; a token or PAR endpoint in the JSON body, which
+    // openid-client leaves unread behind its challenge error.
     const challenges = Array.isArray(err.cause) ? err.cause : [];
+    const inChallenges = challenges.map((c) => c.parameters?.error).filter(Boolean);
+    if (!error && inChallenges.length === 0 && err.response && !err.response.bodyUsed) {
+      error = await err.response.json().then((b) => b.error, () => undefined);
+    }
     if (!error && challenges.length) error = challenges.map((c) => `${c.scheme}:${c.parameters?.error ?? ''}`).join(' ');
     return { refused: true, status: status ?? null, error: error ?? err.code ?? err.message };
   }
