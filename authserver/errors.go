@@ -97,11 +97,11 @@ func (s *Server) asProtocolError(r *http.Request, err error) *protocolError {
 // (token, userinfo, revocation, introspection).
 func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err error) {
 	pe := s.asProtocolError(r, err)
-	if _, _, basic := r.BasicAuth(); basic && pe.Code == "invalid_client" {
-		// RFC 6749 §5.2: a client that authenticated with the Authorization
-		// header gets the challenge of the scheme it used. One that used a
-		// form method (client_secret_post, private_key_jwt) gets none: a
-		// Basic challenge would name a scheme it may not use.
+	if pe.Code == "invalid_client" {
+		// RFC 6749 §5.2: 401 must carry the scheme the client may use, and
+		// RFC 9110 §15.5.2 a challenge on every 401. Basic is the only
+		// scheme of client authentication there is; a client of another
+		// method (private_key_jwt) reads the error from the body.
 		w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
 	}
 	if pe.Status == http.StatusServiceUnavailable {
