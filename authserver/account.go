@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -56,6 +57,17 @@ var accountNotices = map[string]string{
 	"others_ended":     "Every other session has ended.",
 	"grant_revoked":    "The application's access has been revoked; it will have to ask you again.",
 	"password_changed": "Your password has been changed, and every other session has ended.",
+	// Sign-in methods (account_mfa.go).
+	"reauthenticated":      "Your password is confirmed: for the next 10 minutes you can change how you sign in.",
+	"passkey_added":        "The passkey has been added.",
+	"passkey_added_first":  "The passkey has been added, and every other session has ended. Make recovery codes too, in case you lose it.",
+	"passkey_renamed":      "The passkey has been renamed.",
+	"passkey_removed":      "The passkey has been removed.",
+	"totp_confirmed":       "The authenticator app is set up.",
+	"totp_confirmed_first": "The authenticator app is set up, and every other session has ended. Make recovery codes too, in case you lose your phone.",
+	"totp_removed":         "The authenticator app has been removed.",
+	"totp_cancelled":       "Setting up the authenticator app has been cancelled.",
+	"last_removed":         "Your last passkey or app has been removed, with your recovery codes, and every other session has ended: you sign in with your password alone now.",
 }
 
 // accountLoginParams are what the account page's login form carries, and
@@ -104,6 +116,12 @@ func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (*storage.S
 // renderAccount shows the page with what the store holds now, with a notice
 // or, for a refused action, an error and its status.
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *storage.Session, user storage.User, notice, errMsg string, status int) {
+	s.renderAccountWith(w, r, sess, user, notice, errMsg, status, accountShown{})
+}
+
+// renderAccountWith is renderAccount with what this one answer shows once
+// (a new authenticator's secret, new recovery codes).
+func (s *Server) renderAccountWith(w http.ResponseWriter, r *http.Request, sess *storage.Session, user storage.User, notice, errMsg string, status int, shown accountShown) {
 	ctx := r.Context()
 	sessions, err := s.store.ListUserSessions(ctx, user.ID, s.now())
 	if err != nil {
@@ -111,6 +129,11 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *sto
 		return
 	}
 	grants, err := s.accountGrants(ctx, user.ID)
+	if err != nil {
+		s.authorizeError(w, r, nil, err)
+		return
+	}
+	methods, err := s.accountMethods(ctx, r, sess, user, shown)
 	if err != nil {
 		s.authorizeError(w, r, nil, err)
 		return
@@ -125,6 +148,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *sto
 		LogoutURL:       s.path(pathLogout),
 		Grants:          grants,
 		PasswordManaged: user.Owner == storage.OwnerFile,
+		Methods:         methods,
 		Notice:          notice,
 		Error:           errMsg,
 	}
@@ -162,14 +186,16 @@ func (s *Server) accountGrants(ctx context.Context, userID string) ([]templates.
 // to /account (accountLogin).
 func (s *Server) renderAccountLogin(w http.ResponseWriter, r *http.Request, username, msg string, status int) {
 	params := accountLoginParams()
-	s.render(w, status, templates.Login{
+	page := templates.Login{
 		ClientName: "your account",
 		Username:   username,
 		Error:      msg,
 		CSRFToken:  s.csrfToken(w, r, csrfAccountLogin, params),
 		Action:     s.path(pathLogin),
 		Hidden:     fieldsOf(params, []string{returnField}),
-	})
+	}
+	s.passkeyLoginForm(r, &page) // signin_mfa.go
+	s.render(w, status, page)
 }
 
 // accountLogin is the login form posted with return=account: the same
@@ -208,12 +234,7 @@ func (s *Server) accountLogin(w http.ResponseWriter, r *http.Request, username, 
 		s.renderAccountLogin(w, r, username, "The username or password is wrong.", http.StatusUnauthorized)
 		return
 	}
-	if err := s.startSession(w, r, user.ID); err != nil {
-		s.authorizeError(w, r, nil, err)
-		return
-	}
-	s.auditLogin(ctx, "account_login", username, "", user.ID, "")
-	http.Redirect(w, r, s.path(pathAccount), http.StatusSeeOther)
+	s.passwordSignedIn(w, r, signInTarget{}, user) // a second step first when the user has a factor
 }
 
 // handleAccountAction takes one of the account page's forms.
@@ -228,6 +249,7 @@ func (s *Server) handleAccountAction(w http.ResponseWriter, r *http.Request) {
 		r.PostForm.Del(name)
 		r.Form.Del(name)
 	}
+	response, badResponse := accountTakeWebAuthnResponse(r)
 	if !s.checkCSRF(w, r, csrfAccount, url.Values{}) {
 		return
 	}
@@ -235,7 +257,7 @@ func (s *Server) handleAccountAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if bad := checkParams(r.PostForm); bad != nil {
+	if bad := cmp.Or(badResponse, checkParams(r.PostForm)); bad != nil {
 		s.renderAccount(w, r, sess, user, "", bad.sentence(), http.StatusBadRequest)
 		return
 	}
@@ -248,6 +270,22 @@ func (s *Server) handleAccountAction(w http.ResponseWriter, r *http.Request) {
 		s.accountRevokeGrant(w, r, sess, user, r.PostForm.Get(accountClient))
 	case opChangePassword:
 		s.accountChangePassword(w, r, sess, user, pws[accountCurrentPW], pws[accountNewPW], pws[accountNewPWAgain])
+	case opReauthenticate:
+		s.accountReauthenticate(w, r, sess, user, pws[accountCurrentPW])
+	case opAddPasskey:
+		s.accountAddPasskey(w, r, sess, user, response)
+	case opRenamePasskey:
+		s.accountRenamePasskey(w, r, sess, user)
+	case opRemovePasskey:
+		s.accountRemovePasskey(w, r, sess, user)
+	case opSetupTOTP:
+		s.accountSetupTOTP(w, r, sess, user)
+	case opConfirmTOTP:
+		s.accountConfirmTOTP(w, r, sess, user)
+	case opRemoveTOTP:
+		s.accountRemoveTOTP(w, r, sess, user)
+	case opGenerateRecoveryCodes:
+		s.accountGenerateRecoveryCodes(w, r, sess, user)
 	default:
 		s.renderAccount(w, r, sess, user, "", "The form did not say what to do.", http.StatusBadRequest)
 	}
@@ -291,23 +329,31 @@ func (s *Server) accountEndSession(w http.ResponseWriter, r *http.Request, sess 
 
 // accountEndOtherSessions ends every session of the user but this browser's.
 func (s *Server) accountEndOtherSessions(w http.ResponseWriter, r *http.Request, sess *storage.Session, user storage.User) {
-	ctx := r.Context()
-	sessions, err := s.store.ListUserSessions(ctx, user.ID, s.now())
-	if err != nil {
+	if err := s.endOtherSessions(r.Context(), sess, user); err != nil {
 		s.authorizeError(w, r, nil, err)
 		return
+	}
+	s.accountDone(w, r, "others_ended")
+}
+
+// endOtherSessions signs out every session of the user but sess: for
+// "Sign out all other sessions", and when a first second factor is
+// enrolled or the last one removed (account_mfa.go).
+func (s *Server) endOtherSessions(ctx context.Context, sess *storage.Session, user storage.User) error {
+	sessions, err := s.store.ListUserSessions(ctx, user.ID, s.now())
+	if err != nil {
+		return err
 	}
 	for _, o := range sessions {
 		if o.IDHash == sess.IDHash {
 			continue
 		}
 		if err := s.endSession(ctx, &o); err != nil {
-			s.authorizeError(w, r, nil, err)
-			return
+			return err
 		}
 		s.auditSessionEnded(ctx, o)
 	}
-	s.accountDone(w, r, "others_ended")
+	return nil
 }
 
 func (s *Server) auditSessionEnded(ctx context.Context, sess storage.Session) {
@@ -403,7 +449,7 @@ func (s *Server) accountChangePassword(w http.ResponseWriter, r *http.Request, s
 			s.SessionEnded(o.IDHash)
 		}
 	}
-	if err := s.startSession(w, r, user.ID); err != nil {
+	if err := s.startSession(w, r, user.ID, sessionAMR(sess)); err != nil {
 		s.authorizeError(w, r, nil, err)
 		return
 	}

@@ -23,7 +23,7 @@ import (
 // stores; anything else is dropped. resource may be repeated (RFC 8707).
 var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
 	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode", "claims", "id_token_hint",
-	"resource", "dpop_jkt"}
+	"resource", "dpop_jkt", "acr_values"}
 
 // formFields are the fields the login and consent forms carry: a request's
 // parameters, or a pushed request's client_id and request_uri (formParams).
@@ -48,6 +48,9 @@ type authzRequest struct {
 	responseMode string
 	// claims is the claims parameter (OIDC Core §5.5), nil for none.
 	claims *claimsRequest
+	// acrValues are the acr_values asked for, in order of preference
+	// (OIDC Core §3.1.2.1; acr.go).
+	acrValues []string
 	// resource are the RFC 8707 resource indicators, the audiences the
 	// tokens are for (nil: the client's default); dpopJKT is the
 	// thumbprint of the DPoP key the code is bound to (RFC 9449 §10), "".
@@ -196,6 +199,7 @@ func (s *Server) validateAuthorize(ctx context.Context, q url.Values, src reques
 	if req.dpopJKT, err = parseDPoPJKT(q.Get("dpop_jkt")); err != nil {
 		return req, err
 	}
+	req.acrValues = parseACRValues(q.Get("acr_values"))
 	req.nonce = q.Get("nonce")
 	if req.hintSubject, err = s.idTokenHintSubject(q.Get("id_token_hint"), c); err != nil {
 		return req, err
@@ -271,6 +275,11 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 		s.renderLogin(w, r, req, s.loginPrefill(r.Context(), req), "", http.StatusOK, s.sessionUsername(r, sess))
 		return
 	}
+	// Strong enough for what the request and its client demand? Else a
+	// second step (step-up), or a page to enrol one, first.
+	if !s.checkStrength(w, r, req, sess) {
+		return
+	}
 	ask, need, err := s.consentToAsk(r.Context(), req, sess)
 	switch {
 	case err != nil:
@@ -342,22 +351,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, req, errLoginRequired("the user who signed in is not the one id_token_hint names"))
 		return
 	}
-	if err := s.startSession(w, r, user.ID); err != nil {
-		s.authorizeError(w, r, req, err)
-		return
-	}
-	s.auditLogin(r.Context(), "login_form", username, req.client.ID, user.ID, "")
-	// The user has just signed in: prompt=login and max_age are satisfied;
-	// prompt=consent is not.
-	params := cloneValues(req.formParams())
-	if req.pushed == nil { // a pushed request is satisfied by the sign-in's time (signedInSincePush)
-		params.Del("prompt")
-		if slices.Contains(req.prompts, "consent") {
-			params.Set("prompt", "consent")
-		}
-		params.Del("max_age")
-	}
-	http.Redirect(w, r, s.path(pathAuthorize)+"?"+params.Encode(), http.StatusSeeOther)
+	// A second step when the user has a factor (signin_mfa.go); then back
+	// to the authorization endpoint.
+	s.passwordSignedIn(w, r, signInTarget{req: req}, user)
 }
 
 // handlePostAuthorize serves POST /authorize: the consent form's decision,
@@ -443,7 +439,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authzReq
 		return
 	}
 	g := &grant{client: req.client, userID: sess.UserID, nonce: req.nonce, sessionID: sess.IDHash, authTime: sess.AuthTime,
-		claims: req.claims, resource: strings.Join(req.resource, " "), codeJKT: req.dpopJKT}
+		claims: req.claims, resource: strings.Join(req.resource, " "), codeJKT: req.dpopJKT, amr: sessionAMR(sess)}
 	ti, err := s.engine.GenerateAuthToken(withGrant(r.Context(), g), oauth2.Code, &oauth2.TokenGenerateRequest{
 		ClientID:            req.client.ID,
 		UserID:              sess.UserID,
@@ -508,7 +504,7 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, req *aut
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzRequest, username, msg string, status int, signedInAs string) {
-	s.render(w, status, templates.Login{
+	page := templates.Login{
 		ClientName: clientName(req.client),
 		Username:   username,
 		Error:      msg,
@@ -516,7 +512,9 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *authzR
 		CSRFToken:  s.csrfToken(w, r, csrfLogin, req.formParams()),
 		Action:     s.path(pathLogin),
 		Hidden:     fieldsOf(req.formParams(), formFields),
-	})
+	}
+	s.passkeyLoginForm(r, &page) // posts the same CSRF token and fields
+	s.render(w, status, page)
 }
 
 // renderConsent asks the user to approve ask (see consentToAsk): scopes, and

@@ -7,18 +7,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/authserver-dev/authserver/authserver/mfa"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
 // This file decides which claims about a user are released, and to whom:
 // the scope values of OIDC Core §5.4 and the claims request parameter of
 // §5.5, for the ID token and the userinfo endpoint alike.
-
-// acrPassword is the one authentication context class this server can meet:
-// a password checked by the login form (or the password grant). It is the
-// acr of an ID token that asks for one, and the only value of
-// acr_values_supported.
-const acrPassword = "urn:authserver:acr:password"
 
 // scopeClaims are the claims each scope value releases (OIDC Core §5.4).
 var scopeClaims = map[string][]string{
@@ -34,8 +29,10 @@ var scopeClaims = map[string][]string{
 var userClaimNames = slices.Concat(scopeClaims["profile"], scopeClaims["email"], scopeClaims["address"], scopeClaims["phone"])
 
 // idTokenProtocolClaims are the claims of every ID token that are not about
-// the user (OIDC Core §2), besides sub; acr only when asked for.
-var idTokenProtocolClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr"}
+// the user (OIDC Core §2), besides sub: acr is the level the session's
+// sign-in met and amr its methods (RFC 8176), in every ID token and
+// userinfo answer.
+var idTokenProtocolClaims = []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr"}
 
 // supportedClaims is claims_supported: exactly what some token or userinfo
 // answer can carry.
@@ -60,8 +57,10 @@ type claimsRequest struct {
 
 // parseClaimsRequest reads the claims parameter; "" is no request. A value
 // that is not a JSON object of the §5.5 shape is invalid_request. A request
-// for an essential acr this server cannot meet is access_denied (§5.5.1.1:
-// the authentication fails), since no sign-in here could produce it.
+// for an essential acr none of whose values this server knows fails the
+// authentication (§5.5.1.1), as unmet_authentication_requirements, since no
+// sign-in here could produce it; one it knows is a demand on the session
+// (acr.go).
 func parseClaimsRequest(raw string) (*claimsRequest, error) {
 	if raw == "" {
 		return nil, nil
@@ -95,7 +94,7 @@ func parseClaimsRequest(raw string) (*claimsRequest, error) {
 		}
 	}
 	if cr.unmetACR() {
-		return nil, errAccessDenied("an essential acr was requested that this server cannot meet; the only acr is %s", acrPassword)
+		return nil, errUnmetAuthentication("an essential acr was requested that this server cannot meet; its acr values are %s", strings.Join(mfa.ACRValues(), " "))
 	}
 	if cr.Userinfo == nil && cr.IDToken == nil {
 		return nil, nil
@@ -132,23 +131,37 @@ func parseClaimSpec(spec json.RawMessage) (*claimRequest, error) {
 	return &out, nil
 }
 
-// unmetACR reports whether an essential acr names only values other than
-// acrPassword.
+// unmetACR reports whether an essential acr names values of which this
+// server knows none.
 func (cr *claimsRequest) unmetACR() bool {
 	for _, m := range []map[string]*claimRequest{cr.Userinfo, cr.IDToken} {
-		a, ok := m["acr"]
-		if !ok || !a.Essential {
-			continue
-		}
-		wanted := a.Values
-		if a.Value != "" {
-			wanted = append(wanted, a.Value)
-		}
-		if len(wanted) > 0 && !slices.Contains(wanted, acrPassword) {
+		if wanted := essentialValues(m); len(wanted) > 0 && !slices.ContainsFunc(wanted, mfa.KnownACR) {
 			return true
 		}
 	}
 	return false
+}
+
+// essentialACR are the values of an essential acr the request names (in
+// id_token or userinfo), nil for none: the session must meet one of them.
+func (cr *claimsRequest) essentialACR() []string {
+	if cr == nil {
+		return nil
+	}
+	return slices.Concat(essentialValues(cr.IDToken), essentialValues(cr.Userinfo))
+}
+
+// essentialValues are the values of m's acr when it is essential.
+func essentialValues(m map[string]*claimRequest) []string {
+	a, ok := m["acr"]
+	if !ok || !a.Essential {
+		return nil
+	}
+	wanted := slices.Clone(a.Values)
+	if a.Value != "" {
+		wanted = append(wanted, a.Value)
+	}
+	return wanted
 }
 
 // encode is the form stored with the code and the refresh tokens: ""
@@ -189,19 +202,6 @@ func (cr *claimsRequest) userinfoNames() []string {
 		return nil
 	}
 	return slices.DeleteFunc(slices.Sorted(maps.Keys(cr.Userinfo)), func(n string) bool { return n == "acr" })
-}
-
-// wantsACR reports whether the ID token should carry acr.
-func (cr *claimsRequest) wantsACR() bool {
-	_, ok := cr.idToken()["acr"]
-	return ok
-}
-
-func (cr *claimsRequest) idToken() map[string]*claimRequest {
-	if cr == nil {
-		return nil
-	}
-	return cr.IDToken
 }
 
 // releasedClaims are the user's claims that scope releases plus the named

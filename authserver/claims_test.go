@@ -31,7 +31,7 @@ const (
 	claimsRP       = "claims-rp"
 	claimsSecret   = "claims-rp-secret-0123456789abcdefghij"
 	claimsRedirect = "http://127.0.0.1:7795/cb"
-	// acr is the one authentication context class the server names.
+	// acr is the authentication context class of a password sign-in.
 	acr = "urn:authserver:acr:password"
 )
 
@@ -155,7 +155,7 @@ func userClaimsOf(claims map[string]any) []string {
 	var out []string
 	for name := range claims {
 		switch name {
-		case "iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr":
+		case "iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr":
 		default:
 			out = append(out, name)
 		}
@@ -226,8 +226,9 @@ func TestScopesReleaseStandardClaims(t *testing.T) {
 				t.Errorf("ID token claims %v\nwant %v", got, want)
 			}
 			checkValues(t, "ID token", idClaims)
-			if _, ok := idClaims["acr"]; ok {
-				t.Errorf("acr without being asked for: %v", idClaims["acr"])
+			// How the user signed in, asked for or not (a password here).
+			if idClaims["acr"] != acr || ui["acr"] != acr {
+				t.Errorf("acr %v in the ID token, %v in userinfo, want %s", idClaims["acr"], ui["acr"], acr)
 			}
 		})
 	}
@@ -254,7 +255,7 @@ func TestDiscoveryAdvertisesClaims(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	wantClaims := sorted("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr",
+	wantClaims := sorted("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr",
 		"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
 		"website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified", "address",
 		"phone_number", "phone_number_verified")
@@ -266,7 +267,7 @@ func TestDiscoveryAdvertisesClaims(t *testing.T) {
 			t.Errorf("scopes_supported %v lacks %s", doc.Scopes, sc)
 		}
 	}
-	if !doc.ClaimsParameter || !slices.Equal(doc.ACRValues, []string{acr}) {
+	if !doc.ClaimsParameter || !slices.Equal(doc.ACRValues, []string{acr, "urn:authserver:acr:mfa", "urn:authserver:acr:phishing-resistant"}) {
 		t.Errorf("claims_parameter_supported %v, acr_values_supported %v", doc.ClaimsParameter, doc.ACRValues)
 	}
 	// Signed request objects are supported (par.go); a request_uri only
@@ -342,8 +343,8 @@ func TestClaimsParameterErrors(t *testing.T) {
 	t.Parallel()
 	p := claimsProvider(t, claimsRedirect)
 	for _, tc := range []struct{ name, claims, want string }{
-		{"essential acr not met", `{"id_token":{"acr":{"essential":true,"values":["urn:mfa"]}}}`, "access_denied"},
-		{"essential acr value not met", `{"id_token":{"acr":{"essential":true,"value":"urn:mfa"}}}`, "access_denied"},
+		{"essential acr not met", `{"id_token":{"acr":{"essential":true,"values":["urn:mfa"]}}}`, "unmet_authentication_requirements"},
+		{"essential acr value not met", `{"id_token":{"acr":{"essential":true,"value":"urn:mfa"}}}`, "unmet_authentication_requirements"},
 		{"not JSON", `{"userinfo":`, "invalid_request"},
 		{"not an object", `["name"]`, "invalid_request"},
 		{"null", `null`, "invalid_request"},

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authserver-dev/authserver/authserver/mfa"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
 
@@ -54,7 +55,7 @@ func (s *Server) discoveryWith(grantTypes []string) ([]byte, error) {
 		"scopes_supported":                               []string{"openid", "profile", "email", "address", "phone", "offline_access"},
 		"claims_supported":                               supportedClaims,
 		"claim_types_supported":                          []string{"normal"},
-		"acr_values_supported":                           []string{acrPassword},
+		"acr_values_supported":                           mfa.ACRValues(),
 		"authorization_response_iss_parameter_supported": true,
 		"request_parameter_supported":                    true,
 		"request_uri_parameter_supported":                false,

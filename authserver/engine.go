@@ -66,6 +66,10 @@ type grant struct {
 	// parameters, which choose among them (tokenAudience, resource.go).
 	resource          string
 	requestedResource []string
+	// amr is what the sign-in proved (RFC 8176): the session's, kept with
+	// the code and the refresh tokens so that every ID token of the grant
+	// says it.
+	amr []string
 }
 
 func withGrant(ctx context.Context, g *grant) context.Context {
@@ -189,6 +193,7 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 			ClaimsRequest:       g.claims.encode(),
 			DPoPJKT:             g.codeJKT,
 			Resource:            g.resource,
+			AMR:                 g.amr,
 			CreatedAt:           now,
 			ExpiresAt:           now.Add(ts.s.codeTTL(g.client)),
 		})
@@ -209,6 +214,7 @@ func (ts tokenStore) Create(ctx context.Context, ti oauth2.TokenInfo) error {
 		ClaimsRequest:   g.claims.encode(),
 		DPoPJKT:         g.refreshJKT(),
 		Resource:        g.resource,
+		AMR:             g.amr,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ts.s.cfg.RefreshIdleTTL),
 		FamilyExpiresAt: now.Add(ts.s.cfg.RefreshTTL),
@@ -254,6 +260,7 @@ func (ts tokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenIn
 	g.nonce, g.sessionID, g.authTime = rec.Nonce, rec.SessionID, rec.AuthTime
 	g.claims = decodeClaimsRequest(rec.ClaimsRequest)
 	g.resource = rec.Resource
+	g.amr = amrOrPassword(rec.AMR)
 	ti := models.NewToken()
 	ti.SetCode(code)
 	ti.SetClientID(rec.ClientID)
@@ -322,6 +329,10 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 	if err != nil {
 		return "", "", err
 	}
+	var amr []string
+	if data.UserID != "" {
+		amr = amrOrPassword(g.amr)
+	}
 	access, err := ag.s.minter.accessToken(accessClaimsInput{
 		client:   g.client,
 		subject:  subjectOf(g.client, data.UserID),
@@ -332,6 +343,7 @@ func (ag accessGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic,
 		claims:   g.claims,
 		jkt:      g.dpopJKT,
 		audience: aud,
+		amr:      amr,
 	})
 	if err != nil {
 		return "", "", err

@@ -83,9 +83,9 @@ func TestPARErrorsAreJSON(t *testing.T) {
 		{"response_type token", func(f url.Values) { f.Set("response_type", "token") }, parWeb, parWebSecret, 400, "unsupported_response_type"},
 		{"request_uri pushed", func(f url.Values) { f.Set("request_uri", requestURIPrefix+"abc") }, parWeb, parWebSecret, 400, "invalid_request"},
 		{"no scope allowed", func(f url.Values) { f.Set("scope", "admin") }, parWeb, parWebSecret, 400, "invalid_scope"},
-		{"essential acr (access_denied, 403 at /authorize)", func(f url.Values) {
+		{"essential acr no one can meet", func(f url.Values) {
 			f.Set("claims", `{"id_token":{"acr":{"essential":true,"value":"urn:example:mfa"}}}`)
-		}, parWeb, parWebSecret, 400, "access_denied"},
+		}, parWeb, parWebSecret, 400, "unmet_authentication_requirements"},
 		{"plain PKCE", func(f url.Values) { f.Set("code_challenge_method", "plain") }, parWeb, parWebSecret, 400, "invalid_request"},
 		{"malformed dpop_jkt", func(f url.Values) { f.Set("dpop_jkt", "not-a-thumbprint") }, parWeb, parWebSecret, 400, "invalid_request"},
 		{"another client's client_id", func(f url.Values) { f.Set("client_id", parOnly) }, parWeb, parWebSecret, 400, "invalid_request"},

@@ -92,6 +92,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 			ClaimsRequest:   old.ClaimsRequest,
 			DPoPJKT:         successorJKT(old, c, jkt),
 			Resource:        old.Resource,
+			AMR:             old.AMR,
 			CreatedAt:       now,
 			ExpiresAt:       minTime(now.Add(s.cfg.RefreshIdleTTL), old.FamilyExpiresAt),
 			FamilyExpiresAt: old.FamilyExpiresAt,
@@ -124,10 +125,10 @@ func (s *Server) grantRefreshToken(ctx context.Context, r *http.Request, c stora
 		}
 	}
 	g := &grant{client: c, userID: old.UserID, sessionID: old.SessionID, authTime: old.AuthTime, familyID: old.FamilyID,
-		claims: decodeClaimsRequest(old.ClaimsRequest), dpopJKT: jkt}
+		claims: decodeClaimsRequest(old.ClaimsRequest), dpopJKT: jkt, amr: amrOrPassword(old.AMR)}
 	access, err := s.minter.accessToken(accessClaimsInput{
 		client: c, subject: old.UserID, scope: scope, authTime: old.AuthTime, familyID: old.FamilyID, ttl: s.cfg.AccessTokenTTL,
-		claims: g.claims, jkt: jkt, audience: aud,
+		claims: g.claims, jkt: jkt, audience: aud, amr: g.amr,
 	})
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ import (
 
 	"github.com/authserver-dev/authserver/authserver/clientkeys"
 	"github.com/authserver-dev/authserver/authserver/dpop"
+	"github.com/authserver-dev/authserver/authserver/mfa"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/password"
 	"github.com/authserver-dev/authserver/authserver/storage"
@@ -127,6 +128,19 @@ type Config struct {
 	// register clients should give one whose dialer refuses internal
 	// addresses.
 	JWKSURIClient *http.Client
+	// WebAuthnRPID is the relying party id passkeys are bound to (default:
+	// the issuer's host), WebAuthnRPName the name authenticators show
+	// (default "authserver"), WebAuthnOrigins the origins ceremonies may
+	// come from (default: the issuer's origin). See package mfa.
+	WebAuthnRPID    string
+	WebAuthnRPName  string
+	WebAuthnOrigins []string
+	// MFAKey seals the pending second step of a sign-in, passkey ceremony
+	// state and TOTP secrets, and keys recovery-code hashes (package mfa);
+	// every replica must share it, and changing it makes stored TOTP
+	// secrets and recovery codes unusable. Empty means a random key, which
+	// suits a single process (and tests) only.
+	MFAKey []byte
 	// Metrics counts what the server does; nil means a fresh set, so
 	// tests need not make one.
 	Metrics *observe.Metrics
@@ -188,6 +202,14 @@ type Server struct {
 	jwtVerifier *clientkeys.Verifier
 	clientJWKS  *clientkeys.Cache
 	inlineJWKS  *inlineKeySets
+	// mfa runs passkey ceremonies, checks TOTP codes and hashes recovery
+	// codes (package mfa); its keys come from Config.MFAKey, as does
+	// pendingKey, which seals a sign-in's pending second step (pending.go).
+	mfa        *mfa.Service
+	pendingKey []byte
+	// passkeys is false on an issuer at an IP address, which WebAuthn
+	// cannot serve (newMFA).
+	passkeys bool
 }
 
 // Endpoint paths, relative to the issuer. Clients find them via discovery.
@@ -299,6 +321,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authserver: client keys: %w", err)
 	}
 	s.inlineJWKS = newInlineKeySets()
+	if s.mfa, s.pendingKey, s.passkeys, err = newMFA(cfg, iss); err != nil {
+		return nil, fmt.Errorf("authserver: passkeys and second factors: %w", err)
+	}
 	s.engine = newEngine(s)
 	s.backchannel = newBackchannelLogout(s)
 	if s.discoveryNoPassword, err = s.discoveryWithoutPassword(); err != nil {
@@ -330,6 +355,8 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET "+s.path(pathAuthorize), s.handleAuthorize)
 	mux.HandleFunc("POST "+s.path(pathAuthorize), s.handlePostAuthorize)
 	mux.HandleFunc("POST "+s.path(pathLogin), s.handleLogin)
+	mux.HandleFunc("POST "+s.path(pathPasskeyLogin), s.handlePasskeyLogin)
+	mux.HandleFunc("POST "+s.path(pathSecondStep), s.handleSecondStep)
 	mux.HandleFunc("POST "+s.path(pathToken), s.handleToken)
 	mux.HandleFunc("POST "+s.path(pathPAR), s.handlePAR)
 	mux.HandleFunc("GET "+s.path(pathUserinfo), s.handleUserinfo)

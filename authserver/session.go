@@ -65,8 +65,9 @@ func (s *Server) currentSession(r *http.Request) (*storage.Session, error) {
 }
 
 // startSession creates a login session for the user and sets its cookie. The
-// cookie holds 256 random bits; the store holds only their hash.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
+// cookie holds 256 random bits; the store holds only their hash. amr is what
+// the sign-in proved (RFC 8176), carried into every token of the session.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string, amr []string) error {
 	// A sign-in always gets a new session id (no fixation), and the one it
 	// replaces ends here rather than lingering until it expires; the
 	// clients that got tokens in it are told (back-channel logout), since
@@ -92,6 +93,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID str
 		// Shown on /account, so that the user can tell sessions apart.
 		UserAgent: storedUserAgent(r.UserAgent()),
 		IP:        ip,
+		AMR:       amr,
 	})
 	if err != nil {
 		return err

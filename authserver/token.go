@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4"
 
+	"github.com/authserver-dev/authserver/authserver/mfa"
 	"github.com/authserver-dev/authserver/authserver/observe"
 	"github.com/authserver-dev/authserver/authserver/storage"
 )
@@ -165,12 +166,25 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, c storage.C
 	if err != nil {
 		return nil, err
 	}
+	if failure == "" {
+		// The grant has no second step: a user who must take one cannot
+		// use it (checked only after the password, like a login form).
+		why, refusal, err := s.passwordGrantRefused(ctx, c, user)
+		if err != nil {
+			return nil, err
+		}
+		if refusal != nil {
+			s.auditLogin(ctx, "password_grant", username, c.ID, "", why)
+			return nil, refusal
+		}
+	}
 	s.auditLogin(ctx, "password_grant", username, c.ID, user.ID, failure)
 	if failure != "" {
 		return nil, errInvalidGrant("the username or password is wrong")
 	}
 	g := &grant{client: c, userID: user.ID, authTime: s.now(), familyID: randomID(),
-		wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"), dpopJKT: dpopKeyFrom(ctx), resource: strings.Join(resources, " ")}
+		wantRefresh: slices.Contains(c.GrantTypes, "refresh_token"), dpopJKT: dpopKeyFrom(ctx), resource: strings.Join(resources, " "),
+		amr: mfa.AMRFor(true, mfa.NoFactor)}
 	ctx = withGrant(ctx, g)
 	ti, err := s.engine.GenerateAccessToken(ctx, oauth2.PasswordCredentials, &oauth2.TokenGenerateRequest{
 		ClientID:     c.ID,
@@ -230,6 +244,7 @@ func (s *Server) respond(ctx context.Context, g *grant, f tokenFields, user *sto
 		authTime:    g.authTime,
 		accessToken: resp.AccessToken,
 		claims:      g.claims,
+		amr:         g.amr,
 	})
 	if err != nil {
 		return nil, err

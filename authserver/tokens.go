@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/authserver-dev/authserver/authserver/mfa"
 	"github.com/authserver-dev/authserver/authserver/storage"
 	"github.com/authserver-dev/authserver/keys"
 )
@@ -74,6 +75,11 @@ type accessClaims struct {
 	IssuedAt int64    `json:"iat"`
 	ID       string   `json:"jti"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	// ACR and AMR are what the sign-in proved (RFC 9068 §2.2.1), for the
+	// userinfo endpoint, which sees only the token, and for APIs that
+	// demand a strong sign-in. Absent for client credentials.
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
 	// UserinfoClaims names the user claims that the authorization request's
 	// claims parameter asked userinfo to release beyond the scopes (OIDC
 	// Core §5.5): the token is all that the userinfo endpoint sees.
@@ -100,6 +106,8 @@ type accessClaimsInput struct {
 	// audience, when set, is the aud (RFC 8707 resources, tokenAudience);
 	// else the client's audience, else the server's default.
 	audience []string
+	// amr is what the sign-in proved; nil for a token without a user.
+	amr []string
 }
 
 // jtiFamily returns the family a jti names, or "".
@@ -141,6 +149,9 @@ func (m *minter) accessToken(in accessClaimsInput) (string, error) {
 	if !in.authTime.IsZero() {
 		c.AuthTime = in.authTime.Unix()
 	}
+	if len(in.amr) > 0 {
+		c.ACR, c.AMR = mfa.ACRFor(in.amr), in.amr
+	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", err
@@ -161,7 +172,10 @@ type idClaims struct {
 	Nonce           string `json:"nonce,omitempty"`
 	AccessTokenHash string `json:"at_hash,omitempty"`
 	SessionID       string `json:"sid,omitempty"`
-	ACR             string `json:"acr,omitempty"`
+	// ACR is the level the sign-in met (mfa.ACRFor of AMR), AMR its
+	// methods (RFC 8176).
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
 }
 
 type idTokenInput struct {
@@ -174,6 +188,8 @@ type idTokenInput struct {
 	accessToken string
 	// claims is the grant's claims request, or nil.
 	claims *claimsRequest
+	// amr is what the sign-in proved (a stored empty one: a password).
+	amr []string
 }
 
 func (m *minter) idToken(in idTokenInput) (string, error) {
@@ -196,9 +212,11 @@ func (m *minter) idToken(in idTokenInput) (string, error) {
 	if !in.authTime.IsZero() {
 		c.AuthTime = in.authTime.Unix()
 	}
-	if in.claims.wantsACR() {
-		c.ACR = acrPassword
-	}
+	// Every ID token says how the user signed in, asked for or not: the
+	// relying party that asked for a level checks it here (OIDC Core
+	// §3.1.2.1: acr_values are voluntary).
+	c.AMR = amrOrPassword(in.amr)
+	c.ACR = mfa.ACRFor(c.AMR)
 	// The scopes' claims as well as the requested ones: OIDC Core §5.4 puts
 	// the scopes' claims in userinfo when an access token is issued, but
 	// many relying parties (ASP.NET Core by default) read only the ID token.

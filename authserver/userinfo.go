@@ -121,6 +121,9 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	// named (§5.5), which the access token carries.
 	released := releasedClaims(user, claims.Scope, claims.UserinfoClaims)
 	released["sub"] = user.ID
+	if len(claims.AMR) > 0 { // how the user signed in, as in the ID token
+		released["acr"], released["amr"] = claims.ACR, claims.AMR
+	}
 	writeJSON(w, http.StatusOK, released)
 }
 

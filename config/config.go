@@ -58,6 +58,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Registration configures dynamic client registration (RFC 7591).
 	Registration Registration `yaml:"registration"`
+	// WebAuthn configures passkeys.
+	WebAuthn WebAuthn `yaml:"webauthn"`
 	// PAR configures pushed authorization requests (RFC 9126).
 	PAR PAR `yaml:"par"`
 	// DPoP configures sender-constrained tokens (RFC 9449).
@@ -112,6 +114,19 @@ type Registration struct {
 	// for (default authorization_code, refresh_token); password is never
 	// allowed.
 	AllowedGrantTypes []string `yaml:"allowed_grant_types,omitempty"`
+}
+
+// WebAuthn configures passkeys (WebAuthn Level 2).
+type WebAuthn struct {
+	// RPID is the relying party id passkeys are bound to: a registrable
+	// domain suffix of the issuer's host. Default: the issuer's host.
+	// Changing it makes every enrolled passkey unusable.
+	RPID string `yaml:"rp_id,omitempty"`
+	// RPName is the name authenticators show (default "authserver").
+	RPName string `yaml:"rp_name,omitempty"`
+	// Origins are the origins ceremonies may come from (default: the
+	// issuer's origin).
+	Origins []string `yaml:"origins,omitempty"`
 }
 
 // PAR configures the pushed authorization request endpoint, /par.
@@ -363,6 +378,12 @@ type Client struct {
 	// client as requiring PAR and DPoP whatever the two flags above say;
 	// ApplyDefaults does not set them, so the file reads as written.
 	Profile string `yaml:"profile,omitempty"`
+	// RequireMFA: the client's users must sign in with a second factor
+	// (a password-only session is stepped up first).
+	RequireMFA bool `yaml:"require_mfa,omitempty"`
+	// DefaultACRValues are the acr_values of the client's requests that
+	// send none (OIDC Registration §2).
+	DefaultACRValues []string `yaml:"default_acr_values,omitempty"`
 }
 
 // Public reports whether the client cannot authenticate (RFC 6749 §2.1):
@@ -386,6 +407,10 @@ type User struct {
 	// and revokes their refresh tokens at the next start, and enabling
 	// gives nothing back. The entry stays, so the user's id (sub) does.
 	Disabled bool `yaml:"disabled,omitempty"`
+	// RequireMFA: the user must sign in with a second factor (a passkey,
+	// a TOTP code or a recovery code). Until they have enrolled one, they
+	// may sign in with the password only to /account, to enrol it.
+	RequireMFA bool `yaml:"require_mfa,omitempty"`
 }
 
 // Environment variables that override the file. AUTHSERVER_CONFIG is read by
@@ -570,6 +595,12 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Admin.Audience == "" {
 		c.Admin.Audience = DefaultAdminAudience
+	}
+	// rp_id and origins stay empty: WebAuthnRPID and WebAuthnOrigins
+	// derive them from the issuer, so the file reads as written and an
+	// issuer set by AUTHSERVER_ISSUER moves them too.
+	if c.WebAuthn.RPName == "" {
+		c.WebAuthn.RPName = DefaultRPName
 	}
 	r := &c.Registration
 	if r.Mode == "" {

@@ -130,6 +130,7 @@ func TestSchemaKeys(t *testing.T) {
 		"security.throttle.client_free_failures", "security.throttle.base_delay", "security.throttle.max_delay",
 		"security.throttle.reset_after", "security.throttle.ip_hash_slots",
 		"admin.listen", "admin.audience", "registration.mode", "registration.force_open", "registration.allowed_scopes", "registration.allowed_grant_types",
+		"webauthn.rp_id", "webauthn.rp_name", "webauthn.origins",
 		"par.required", "par.request_uri_ttl", "dpop.algorithms", "dpop.require_nonce", "dpop.proof_max_age",
 		"scopes[].name", "scopes[].description",
 		"clients[].id", "clients[].name", "clients[].secret", "clients[].secret_hash", "clients[].redirect_uris",
@@ -138,6 +139,7 @@ func TestSchemaKeys(t *testing.T) {
 		"clients[].backchannel_logout_uri", "clients[].backchannel_logout_session_required",
 		"clients[].token_endpoint_auth_method", "clients[].jwks", "clients[].jwks_uri",
 		"clients[].require_pushed_authorization_requests", "clients[].dpop_bound_access_tokens", "clients[].profile",
+		"clients[].require_mfa", "clients[].default_acr_values",
 		"users[].username", "users[].password", "users[].password_hash", "users[].email",
 		"users[].email_verified", "users[].name",
 		"users[].claims.given_name", "users[].claims.family_name", "users[].claims.middle_name", "users[].claims.nickname",
@@ -145,7 +147,7 @@ func TestSchemaKeys(t *testing.T) {
 		"users[].claims.birthdate", "users[].claims.zoneinfo", "users[].claims.locale", "users[].claims.phone_number",
 		"users[].claims.phone_number_verified", "users[].claims.address.formatted", "users[].claims.address.street_address",
 		"users[].claims.address.locality", "users[].claims.address.region", "users[].claims.address.postal_code",
-		"users[].claims.address.country", "users[].disabled",
+		"users[].claims.address.country", "users[].disabled", "users[].require_mfa",
 	}
 	var got []string
 	var walk func(t reflect.Type, prefix string)
@@ -362,7 +364,7 @@ func TestParseDecodeErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "listen: 127.0.0.1:9096\ncolour: red\n",
-			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users)`},
+			want: []string{`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, webauthn, par, dpop, scopes, clients, users)`},
 		},
 		{
 			name: "unknown key in storage",
@@ -373,16 +375,16 @@ func TestParseDecodeErrors(t *testing.T) {
 			name: "unknown keys in two list items",
 			yaml: "clients:\n  - id: a\n  - id: b\n    redirect_uri: https://x/cb\nusers:\n  - username: u\n    pasword: p\n",
 			want: []string{
-				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile)`,
-				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name, claims, disabled)`,
+				`config line 4: unknown key "redirect_uri" in clients[1] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile, require_mfa, default_acr_values)`,
+				`config line 7: unknown key "pasword" in users[0] (known keys: username, password, password_hash, email, email_verified, name, claims, disabled, require_mfa)`,
 			},
 		},
 		{
 			name: "unknown key through a merge key",
 			yaml: "base: &b\n  - id: a\nclients:\n  - <<: {id: a, colour: red}\n",
 			want: []string{
-				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users)`,
-				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile)`,
+				`config line 1: unknown key "base" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, webauthn, par, dpop, scopes, clients, users)`,
+				`config line 4: unknown key "colour" in clients[0] (known keys: id, name, secret, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, audience, skip_consent, allow_introspection, id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required, token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile, require_mfa, default_acr_values)`,
 			},
 		},
 		{
@@ -413,7 +415,7 @@ func TestParseDecodeErrors(t *testing.T) {
 		{
 			name: "top level is not a mapping",
 			yaml: "- listen\n",
-			want: []string{"config line 1: the file must be a mapping of keys (issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users), not a list"},
+			want: []string{"config line 1: the file must be a mapping of keys (issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, webauthn, par, dpop, scopes, clients, users), not a list"},
 		},
 	}
 	for _, tt := range tests {
@@ -779,7 +781,7 @@ clients:
 		got = append(got, p.String())
 	}
 	want := []string{
-		`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, par, dpop, scopes, clients, users)`,
+		`config line 2: unknown key "colour" at the top level (known keys: issuer, listen, storage, signing, tokens, sessions, passwords, housekeeping, ui, tls, server, observability, log, security, admin, registration, webauthn, par, dpop, scopes, clients, users)`,
 		`config line 4: signing.rsa_bits must be a whole number, not "big"`,
 		`config line 6: tokens.access_token_ttl must be a duration such as 15m, 60s or 720h (or whole seconds), not "soon"`,
 		`config line 9: key "id" is given twice in clients[0] (first on line 8)`,
@@ -810,7 +812,7 @@ func TestTypeErrorsSayWhatWasExpected(t *testing.T) {
 		{"section as a string", "storage: sqlite\n", `config line 1: storage must be a mapping of keys (driver, dsn, sqlite_synchronous), not "sqlite"`},
 		{"list of strings as a mapping", "signing:\n  algorithms: {ES256: yes}\n", "config line 2: signing.algorithms must be a list, not a mapping"},
 		{"list item as a list", "clients:\n  - id: a\n    redirect_uris: [[http://127.0.0.1/cb]]\n", "config line 3: clients[0].redirect_uris[0] must be a string, not a list"},
-		{"list item as a string", "users: [alice]\n", `config line 1: users[0] must be a mapping of keys (username, password, password_hash, email, email_verified, name, claims, disabled), not "alice"`},
+		{"list item as a string", "users: [alice]\n", `config line 1: users[0] must be a mapping of keys (username, password, password_hash, email, email_verified, name, claims, disabled, require_mfa), not "alice"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

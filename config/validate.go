@@ -54,6 +54,7 @@ func (c Config) Validate() error {
 	c.validateLifetimes(&ps)
 	c.validateAdministration(&ps)
 	c.validateSenderConstraints(&ps)
+	c.validateWebAuthn(&ps)
 	for i, cl := range c.Clients {
 		c.validateClient(&ps, i, cl)
 	}
@@ -436,6 +437,7 @@ func (c Config) validateClient(ps *problems, i int, cl Client) {
 	}
 	validateClientAuth(ps, at, cl)
 	c.validateProfile(ps, at, cl)
+	validateClientMFA(ps, at, cl)
 }
 
 // redirectURIProblem applies RFC 6749 §3.1.2 (absolute, no fragment), RFC 9700

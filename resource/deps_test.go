@@ -20,7 +20,8 @@ func TestImports(t *testing.T) {
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		switch {
-		case pkg == "github.com/authserver-dev/authserver/resource", pkg == "github.com/authserver-dev/authserver/authserver/dpop":
+		case pkg == "github.com/authserver-dev/authserver/resource", pkg == "github.com/authserver-dev/authserver/authserver/dpop",
+			pkg == "github.com/authserver-dev/authserver/authserver/replay":
 		case strings.HasPrefix(pkg, "github.com/go-jose/go-jose/v4"):
 		default:
 			t.Errorf("resource depends on %s", pkg)

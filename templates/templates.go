@@ -46,6 +46,52 @@ type Login struct {
 	// application asked for a fresh sign-in (prompt=login, max_age).
 	SignedInAs string
 	Hidden     []Field
+	// PasskeyAction, when set, is where the "Sign in with a passkey" form
+	// posts (with the same CSRFToken and Hidden fields): a discoverable
+	// WebAuthn ceremony run by webauthn.js with PasskeyOptions (JSON), whose
+	// sealed state is PasskeyState. The username field offers passkeys by
+	// autofill where the browser can (conditional mediation).
+	PasskeyAction, PasskeyOptions, PasskeyState string
+}
+
+// SecondStep is the data of the page that asks a user who has given their
+// password (or whose session is too weak for an application, StepUp) for
+// a second factor: Method first (MethodPasskey, MethodTOTP or
+// MethodRecoveryCode), the others of Methods as alternatives. Every form
+// posts to Action with CSRFToken, Pending (the sealed, short-lived proof of
+// the first step), a method field and the Hidden fields. With EnrolURL set
+// there is no step to take: the user must first set up a second factor
+// there, and the page says so.
+type SecondStep struct {
+	ClientName, Username, Error string
+	Action, CSRFToken, Pending  string
+	Hidden                      []Field
+	Method                      string
+	Methods                     []string
+	// PasskeyOptions (JSON) and PasskeyState are the WebAuthn ceremony of
+	// the passkey method (webauthn.js runs it).
+	PasskeyOptions, PasskeyState string
+	// StepUp: the user is signed in, but the application asks for a
+	// stronger sign-in.
+	StepUp   bool
+	EnrolURL string
+}
+
+// The methods of a second step (the method field of its forms).
+const (
+	MethodPasskey      = "passkey"
+	MethodTOTP         = "totp"
+	MethodRecoveryCode = "recovery_code"
+)
+
+// Has reports whether m is one of the page's methods, for the template.
+func (p SecondStep) Has(m string) bool {
+	for _, x := range p.Methods {
+		if x == m {
+			return true
+		}
+	}
+	return false
 }
 
 // Consent is the data of the consent page.
@@ -91,9 +137,61 @@ type Account struct {
 	// PasswordManaged is set when the configuration file owns the user:
 	// the password cannot be changed here.
 	PasswordManaged bool
+	// Methods is the "Sign-in methods" section: passkeys, the
+	// authenticator app, recovery codes.
+	Methods AccountMethods
 	// Notice says what the last action did; Error why it was refused (the
 	// page is then shown with an error status).
 	Notice, Error string
+}
+
+// AccountMethods are the user's second factors on the account page.
+type AccountMethods struct {
+	// Recent is set while changes are allowed: the session signed in, or
+	// the password was confirmed on the page, a few minutes ago. Otherwise
+	// the page asks for the password (op=reauthenticate) before offering
+	// to add or remove anything.
+	Recent bool
+	// Required is set when the user must keep a second factor
+	// (require_mfa): the last one cannot be removed.
+	Required bool
+	Passkeys []AccountPasskey
+	// PasskeysUnavailable is set when the server cannot have passkeys
+	// (an issuer at an IP address, which WebAuthn does not allow): none
+	// can be added.
+	PasskeysUnavailable bool
+	// PasskeyOptions and PasskeyState are a passkey registration ready to
+	// run: the options for webauthn.js (data-webauthn-options) and the
+	// sealed ceremony the form posts back (webauthn_state). Empty when
+	// not Recent.
+	PasskeyOptions, PasskeyState string
+	// TOTPConfirmed: the authenticator app counts; TOTPPending: one was
+	// set up but no code has confirmed it yet. TOTPSince is when it was
+	// set up.
+	TOTPConfirmed, TOTPPending bool
+	TOTPSince                  time.Time
+	// TOTPSecret (base32) and TOTPQR (an SVG element of the QR code of its
+	// otpauth URI, made by the server, trusted markup) are set only in the
+	// answer that set the app up: they are shown once.
+	TOTPSecret string
+	TOTPQR     template.HTML
+	// RecoveryCodesLeft is how many unspent recovery codes the user has;
+	// NewRecoveryCodes are set only in the answer that made them (shown
+	// once, never stored in the clear).
+	RecoveryCodesLeft int
+	NewRecoveryCodes  []string
+}
+
+// HasFactor reports whether the user has a second factor that counts
+// (a passkey or a confirmed authenticator app); recovery codes are their
+// back-up and are offered only then.
+func (m AccountMethods) HasFactor() bool { return len(m.Passkeys) > 0 || m.TOTPConfirmed }
+
+// AccountPasskey is one of the user's passkeys; ID is its WebAuthn
+// credential id (base64url). LastUsed is zero for one never used.
+type AccountPasskey struct {
+	ID, Label         string
+	Created, LastUsed time.Time
 }
 
 // AccountSession is one of the user's live sessions. ID is the session's
@@ -134,12 +232,27 @@ var pageFiles = map[reflect.Type]string{
 	reflect.TypeFor[Unavailable]():   "unavailable.html",
 	reflect.TypeFor[FormPost]():      "form_post.html",
 	reflect.TypeFor[Account]():       "account.html",
+	reflect.TypeFor[SecondStep]():    "second_step.html",
+}
+
+// scriptPages are the pages that load our own scripts (webauthn.js, for
+// passkeys): their policy adds script-src 'self'; every other page runs no
+// script at all. Still no inline script anywhere.
+var scriptPages = map[reflect.Type]bool{
+	reflect.TypeFor[Login]():      true,
+	reflect.TypeFor[Account]():    true,
+	reflect.TypeFor[SecondStep](): true,
 }
 
 // samples fill every field so that parse can execute each page once.
 var samples = map[string]any{
 	"login.html": Login{ClientName: "Example", Username: "alice", Error: "Wrong username or password.", SignedInAs: "bob",
-		CSRFToken: "csrf", Action: "/login", Hidden: []Field{{"k", "v"}}},
+		CSRFToken: "csrf", Action: "/login", Hidden: []Field{{"k", "v"}},
+		PasskeyAction: "/login/passkey", PasskeyOptions: `{"publicKey":{}}`, PasskeyState: "state"},
+	"second_step.html": SecondStep{ClientName: "Example", Username: "alice", Error: "Wrong code.", Action: "/login/second-step",
+		CSRFToken: "csrf", Pending: "pending", Hidden: []Field{{"k", "v"}}, Method: MethodPasskey,
+		Methods: []string{MethodPasskey, MethodTOTP, MethodRecoveryCode}, PasskeyOptions: `{"publicKey":{}}`, PasskeyState: "state",
+		StepUp: true, EnrolURL: "/account"},
 	"consent.html": Consent{ClientName: "Example", Username: "alice", NotYouURL: "/logout", CSRFToken: "csrf",
 		Action: "/consent", Scopes: []Scope{{"openid", ScopeDescription("openid")}}, Hidden: []Field{{"k", "v"}}},
 	"error.html":       Error{Title: "Error", Message: "message", Hint: "hint"},
@@ -149,12 +262,16 @@ var samples = map[string]any{
 	"form_post.html":   FormPost{ClientName: "Example", Action: "https://client.example/cb", Fields: []Field{{"code", "c"}, {"state", "s"}}},
 	"account.html": Account{Username: "alice", Name: "Alice Example", Email: "alice@example.com", Subject: "sub",
 		CSRFToken: "csrf", Action: "/account", LogoutURL: "/logout", PasswordManaged: true, Notice: "done", Error: "refused",
+		Methods: AccountMethods{Recent: true, Required: true, PasskeyOptions: "{}", PasskeyState: "state",
+			Passkeys:      []AccountPasskey{{ID: "cred", Label: "Laptop", Created: time.Unix(0, 0), LastUsed: time.Unix(0, 0)}},
+			TOTPConfirmed: true, TOTPPending: true, TOTPSince: time.Unix(0, 0), TOTPSecret: "JBSWY3DPEHPK3PXP", TOTPQR: "<svg></svg>",
+			RecoveryCodesLeft: 9, NewRecoveryCodes: []string{"ABCD-EFGH-IJKL-MNOP"}},
 		Sessions: []AccountSession{{ID: "sid", SignedIn: time.Unix(0, 0), UserAgent: "Browser/1.0", IP: "192.0.2.1", Current: true}},
 		Grants: []AccountGrant{{ClientID: "example", ClientName: "Example", Scopes: []Scope{{"openid", ScopeDescription("openid")}},
 			Granted: time.Unix(0, 0)}}},
 }
 
-//go:embed pages/*.html static/style.css static/logo.svg static/form_post.js
+//go:embed pages/*.html static/style.css static/logo.svg static/form_post.js static/webauthn.js
 var embedded embed.FS
 
 // asset is a static file served under a content-hash name.
@@ -171,9 +288,9 @@ type Pages struct {
 	base   string
 	pages  map[string]*template.Template
 	assets map[string]asset // keyed by hashed name; never changed after Load
-	// cssName, logoName and formPostJSName are the hashed asset names,
-	// without any prefix.
-	cssName, logoName, formPostJSName string
+	// cssName, logoName, formPostJSName and webauthnJSName are the hashed
+	// asset names, without any prefix.
+	cssName, logoName, formPostJSName, webauthnJSName string
 	// layout and sources (by page file name) are the template texts, kept so
 	// that WithBasePath can parse them again with its own asset URLs.
 	layout  string
@@ -185,7 +302,8 @@ type source struct{ path, text string }
 
 // Load parses the embedded templates; a non-empty overrideDir replaces any page
 // (login.html, consent.html, error.html, logout.html, logged_out.html,
-// unavailable.html, form_post.html, account.html) and logo.svg found there.
+// unavailable.html, form_post.html, account.html, second_step.html) and
+// logo.svg found there.
 // A missing overrideDir is an error, since a typo in the operator's
 // configuration should not silently fall back to the defaults. The pages
 // link to the root of the host; see WithBasePath for an issuer with a path.
@@ -235,6 +353,11 @@ func Load(overrideDir string) (*Pages, error) {
 		return nil, err
 	}
 	p.formPostJSName = p.addAsset("form_post", ".js", "text/javascript; charset=utf-8", js)
+	wjs, _, err := read("static/webauthn.js", "")
+	if err != nil {
+		return nil, err
+	}
+	p.webauthnJSName = p.addAsset("webauthn", ".js", "text/javascript; charset=utf-8", wjs)
 
 	layout, err := embedded.ReadFile("pages/layout.html")
 	if err != nil {
@@ -267,7 +390,7 @@ func (p *Pages) WithBasePath(base string) (*Pages, error) {
 		return nil, fmt.Errorf("templates: base path %q must start with a slash and end without one", base)
 	}
 	q := &Pages{base: base, assets: p.assets, cssName: p.cssName, logoName: p.logoName, formPostJSName: p.formPostJSName,
-		layout: p.layout, sources: p.sources}
+		webauthnJSName: p.webauthnJSName, layout: p.layout, sources: p.sources}
 	if err := q.parse(); err != nil {
 		return nil, err
 	}
@@ -288,6 +411,7 @@ func (p *Pages) parse() error {
 		"base":       p.BasePath,
 		"describe":   ScopeDescription,
 		"formPostJS": p.FormPostScriptURL,
+		"webauthnJS": p.WebAuthnScriptURL,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).Parse(p.layout)
 	if err != nil {
@@ -332,6 +456,11 @@ func (p *Pages) LogoURL() string { return p.base + StaticPrefix + p.logoName }
 // page (with the base path in front, like StylesheetURL).
 func (p *Pages) FormPostScriptURL() string { return p.base + StaticPrefix + p.formPostJSName }
 
+// WebAuthnScriptURL is the path of the script that runs the passkey
+// ceremonies of the pages listed in scriptPages (with the base path in
+// front, like StylesheetURL); templates call it as {{webauthnJS}}.
+func (p *Pages) WebAuthnScriptURL() string { return p.base + StaticPrefix + p.webauthnJSName }
+
 // AssetHandler serves the stylesheet and the logo under their hash-based names
 // with long-lived immutable caching. Mount it at BasePath()+StaticPrefix; it
 // also accepts requests whose prefix was already stripped.
@@ -363,7 +492,7 @@ func (p *Pages) AssetHandler() http.Handler {
 }
 
 // Render writes the page for data (one of Login, Consent, Error,
-// LogoutConfirm, LoggedOut, Unavailable, FormPost, Account, or a pointer to
+// LogoutConfirm, LoggedOut, Unavailable, FormPost, Account, SecondStep, or a pointer to
 // one) with the status code and the
 // security headers. It renders into a buffer first, so a template error
 // returns before anything is written and the caller can still answer.
@@ -399,7 +528,7 @@ func (p *Pages) RenderAllowingRedirects(w http.ResponseWriter, status int, data 
 		return fmt.Errorf("templates: %s: %w", name, err)
 	}
 	targets := append(formTargets(v.Interface()), redirectURIs...)
-	csp := contentSecurityPolicy(targets)
+	csp := contentSecurityPolicy(targets, scriptPages[t])
 	if fp, ok := v.Interface().(FormPost); ok {
 		csp = formPostPolicy(fp.Action)
 	}
@@ -427,6 +556,8 @@ func formTargets(data any) []string {
 		action, hidden = d.Action, d.Hidden
 	case LogoutConfirm:
 		action, hidden = d.Action, d.Hidden
+	case SecondStep:
+		action, hidden = d.Action, d.Hidden
 	}
 	out := []string{action}
 	for _, f := range hidden {
@@ -438,9 +569,9 @@ func formTargets(data any) []string {
 }
 
 // contentSecurityPolicy builds the page policy: nothing but our own
-// stylesheet and images, no framing, and forms that go only to us or to the
-// listed origins.
-func contentSecurityPolicy(targets []string) string {
+// stylesheet and images (and scripts, when scripts is set), no framing, and
+// forms that go only to us or to the listed origins.
+func contentSecurityPolicy(targets []string, scripts bool) string {
 	formAction := []string{"'self'"}
 	seen := map[string]bool{}
 	for _, t := range targets {
@@ -449,7 +580,11 @@ func contentSecurityPolicy(targets []string) string {
 			formAction = append(formAction, o)
 		}
 	}
-	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " +
+	script := ""
+	if scripts {
+		script = "script-src 'self'; "
+	}
+	return "default-src 'none'; " + script + "style-src 'self'; img-src 'self' data:; form-action " +
 		strings.Join(formAction, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 

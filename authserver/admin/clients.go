@@ -338,6 +338,8 @@ func (p ClientPatch) apply(c *Client) {
 	setBool(&c.RequirePushedAuthorizationRequests, p.RequirePushedAuthorizationRequests)
 	setBool(&c.DPoPBoundAccessTokens, p.DPoPBoundAccessTokens)
 	set(&c.Profile, p.Profile)
+	setBool(&c.RequireMFA, p.RequireMFA)
+	setList(&c.DefaultACRValues, p.DefaultACRValues)
 }
 
 // clientChanges names, as in the JSON, the fields that differ between a
@@ -365,6 +367,8 @@ func clientChanges(a, b Client) []string {
 		{"require_pushed_authorization_requests", a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests},
 		{"dpop_bound_access_tokens", a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens},
 		{"profile", a.Profile == b.Profile},
+		{"require_mfa", a.RequireMFA == b.RequireMFA},
+		{"default_acr_values", slices.Equal(a.DefaultACRValues, b.DefaultACRValues)},
 	} {
 		if !f.same {
 			out = append(out, f.name)
@@ -405,6 +409,8 @@ func configClient(c Client) (config.Client, []config.Problem) {
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 		Profile:                            c.Profile,
+		RequireMFA:                         c.RequireMFA,
+		DefaultACRValues:                   c.DefaultACRValues,
 	}, ps
 }
 
@@ -443,6 +449,8 @@ func storageClient(cl config.Client, jwks json.RawMessage) storage.Client {
 		RequirePAR:                       cl.RequirePushedAuthorizationRequests,
 		DPoPBound:                        cl.DPoPBoundAccessTokens,
 		Profile:                          cl.Profile,
+		RequireMFA:                       cl.RequireMFA,
+		DefaultACRValues:                 cl.DefaultACRValues,
 	}
 }
 
@@ -471,6 +479,8 @@ func toClient(c storage.Client) Client {
 		RequirePushedAuthorizationRequests: c.RequirePAR,
 		DPoPBoundAccessTokens:              c.DPoPBound,
 		Profile:                            c.Profile,
+		RequireMFA:                         c.RequireMFA,
+		DefaultACRValues:                   nonNil(c.DefaultACRValues),
 		Owner:                              ownerName(c.Owner),
 		Registered:                         c.RegistrationTokenHash != "",
 		CreatedAt:                          c.CreatedAt,

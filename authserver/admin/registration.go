@@ -134,7 +134,9 @@ func (s *Service) RegisteredClient(ctx context.Context, id, token string) (Clien
 
 // ReplaceRegisteredClient replaces every field of a registered client
 // (RFC 7592 §2.2), validated as RegisterClient does; the secret (and so
-// whether the client is public) and the registration access token stay.
+// whether the client is public) and the registration access token stay,
+// and so does RequireMFA: it is the operator's policy for the client, not
+// metadata the client registered, and the client must not lift it.
 // KindNotFound for a client not registered at the endpoint. Audit:
 // client.updated.
 func (s *Service) ReplaceRegisteredClient(ctx context.Context, id string, c NewClient) (Client, error) {
@@ -145,7 +147,9 @@ func (s *Service) ReplaceRegisteredClient(ctx context.Context, id string, c NewC
 	if st.RegistrationTokenHash == "" {
 		return Client{}, errorf(KindNotFound, "no registered client %q", id)
 	}
-	return s.replaceClient(ctx, st, c.Client)
+	next := c.Client
+	next.RequireMFA = st.RequireMFA
+	return s.replaceClient(ctx, st, next)
 }
 
 func toRegistrationToken(t storage.RegistrationToken) RegistrationToken {

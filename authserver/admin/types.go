@@ -41,6 +41,11 @@ type Client struct {
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 	DPoPBoundAccessTokens              bool   `json:"dpop_bound_access_tokens"`
 	Profile                            string `json:"profile"`
+	// RequireMFA: the client's users must have signed in with a second
+	// factor. DefaultACRValues are the acr_values of its requests that send
+	// none (urn:authserver:acr:password, …:mfa, …:phishing-resistant).
+	RequireMFA       bool     `json:"require_mfa"`
+	DefaultACRValues []string `json:"default_acr_values"`
 	// Owner is "file" or "database" (read only).
 	Owner string `json:"owner"`
 	// Registered: created at the registration endpoint (read only).
@@ -90,6 +95,8 @@ type ClientPatch struct {
 	RequirePushedAuthorizationRequests *bool            `json:"require_pushed_authorization_requests,omitempty"`
 	DPoPBoundAccessTokens              *bool            `json:"dpop_bound_access_tokens,omitempty"`
 	Profile                            *string          `json:"profile,omitempty"`
+	RequireMFA                         *bool            `json:"require_mfa,omitempty"`
+	DefaultACRValues                   *[]string        `json:"default_acr_values,omitempty"`
 }
 
 // User is an end user as an administrator sees it: every field of a users
@@ -103,9 +110,11 @@ type User struct {
 	Name          string            `json:"name"`
 	Claims        config.UserClaims `json:"claims"`
 	Disabled      bool              `json:"disabled"`
-	Owner         string            `json:"owner"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	// RequireMFA: the user must complete a second step at every sign-in.
+	RequireMFA bool      `json:"require_mfa"`
+	Owner      string    `json:"owner"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // NewUser is what CreateUser takes: the user's fields (ID, Owner, Disabled
@@ -123,6 +132,35 @@ type UserPatch struct {
 	EmailVerified *bool              `json:"email_verified,omitempty"`
 	Name          *string            `json:"name,omitempty"`
 	Claims        *config.UserClaims `json:"claims,omitempty"`
+	RequireMFA    *bool              `json:"require_mfa,omitempty"`
+}
+
+// Factors are a user's second factors as an administrator sees them: what
+// they are and when they were used, never a key, a secret or a code.
+type Factors struct {
+	// Passkeys are the user's WebAuthn credentials, oldest first.
+	Passkeys []Passkey `json:"passkeys"`
+	// TOTP is the user's one-time-code authenticator; absent when none.
+	TOTP *TOTPInfo `json:"totp,omitempty"`
+	// RecoveryCodesLeft counts the unspent recovery codes.
+	RecoveryCodesLeft int `json:"recovery_codes_left"`
+}
+
+// Passkey is one WebAuthn credential of a user.
+type Passkey struct {
+	// ID is the credential id (base64url), which names it to RemovePasskey.
+	ID        string    `json:"id"`
+	Label     string    `json:"label"`
+	CreatedAt time.Time `json:"created_at"`
+	// LastUsedAt is absent for a passkey never used to sign in.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+}
+
+// TOTPInfo is a user's TOTP authenticator. An unconfirmed one (enrolment
+// begun, no right code yet) is no factor.
+type TOTPInfo struct {
+	CreatedAt time.Time `json:"created_at"`
+	Confirmed bool      `json:"confirmed"`
 }
 
 // Session is a login session of a user.

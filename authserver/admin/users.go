@@ -64,7 +64,7 @@ func (s *Service) CreateUser(ctx context.Context, u NewUser) (User, error) {
 	saved, err := s.o.Store.CreateUser(ctx, storage.User{
 		ID: id, Username: u.Username, Owner: storage.OwnerDatabase, PasswordHash: hash,
 		Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Claims: standardClaims(u.Claims),
-		CreatedAt: now, UpdatedAt: now,
+		RequireMFA: u.RequireMFA, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, storage.ErrConflict) {
 		return User{}, errorf(KindConflict, "user %s exists", u.Username)
@@ -110,7 +110,11 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 
 // UpdateUser applies p to a database-owned user, validated as CreateUser
 // does. Audit: user.updated (with the changed field names). A patch that
-// changes nothing writes nothing and records no event.
+// changes nothing writes nothing and records no event. RequireMFA ends no
+// session: the next authorization of a password-only session asks for
+// the second step (package authserver), and a user with no second factor
+// yet can still reach /account to enrol one. A file-owned user's
+// require_mfa is the file's, like every other field (KindFileOwned).
 func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User, error) {
 	st, err := s.changeableUser(ctx, id)
 	if err != nil {
@@ -127,6 +131,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 		return before, nil
 	}
 	st.Email, st.EmailVerified, st.Name, st.Claims = next.Email, next.EmailVerified, next.Name, standardClaims(next.Claims)
+	st.RequireMFA = next.RequireMFA
 	st.Owner = storage.OwnerDatabase
 	st.UpdatedAt = s.o.Now()
 	saved, err := s.o.Store.UpsertUser(ctx, st)
@@ -307,6 +312,9 @@ func (p UserPatch) apply(u *User) {
 	if p.Claims != nil {
 		u.Claims = *p.Claims
 	}
+	if p.RequireMFA != nil {
+		u.RequireMFA = *p.RequireMFA
+	}
 }
 
 // userChanges names, as in the JSON, the fields that differ between a and b.
@@ -324,13 +332,16 @@ func userChanges(a, b User) []string {
 	if !reflect.DeepEqual(a.Claims, b.Claims) {
 		out = append(out, "claims")
 	}
+	if a.RequireMFA != b.RequireMFA {
+		out = append(out, "require_mfa")
+	}
 	return out
 }
 
 func toUser(u storage.User) User {
 	return User{
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name,
-		Claims: userClaims(u.Claims), Disabled: u.Disabled, Owner: ownerName(u.Owner),
+		Claims: userClaims(u.Claims), Disabled: u.Disabled, RequireMFA: u.RequireMFA, Owner: ownerName(u.Owner),
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }

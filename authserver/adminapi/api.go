@@ -143,6 +143,11 @@ func (h *Handler) routes() []route {
 		{method: "DELETE", path: p + "/users/{id}/sessions", serve: h.endSessions},
 		{method: "DELETE", path: p + "/users/{id}/sessions/{sid}", serve: h.endSession},
 
+		{method: "GET", path: p + "/users/{id}/factors", serve: h.listFactors},
+		{method: "DELETE", path: p + "/users/{id}/factors/passkeys/{pid}", serve: h.removePasskey},
+		{method: "DELETE", path: p + "/users/{id}/factors/totp", serve: h.removeTOTP},
+		{method: "POST", path: p + "/users/{id}/factors/reset", serve: h.resetFactors},
+
 		{method: "GET", path: p + "/users/{id}/grants", serve: h.listGrants},
 		{method: "DELETE", path: p + "/users/{id}/grants/{client_id}", serve: h.revokeGrant},
 

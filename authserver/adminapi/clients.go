@@ -35,6 +35,8 @@ type clientInput struct {
 	RequirePushedAuthorizationRequests bool            `json:"require_pushed_authorization_requests"`
 	DPoPBoundAccessTokens              bool            `json:"dpop_bound_access_tokens"`
 	Profile                            string          `json:"profile"`
+	RequireMFA                         bool            `json:"require_mfa"`
+	DefaultACRValues                   []string        `json:"default_acr_values"`
 	SecretHash                         string          `json:"secret_hash"`
 }
 
@@ -54,6 +56,8 @@ func (in clientInput) newClient() admin.NewClient {
 			RequirePushedAuthorizationRequests: in.RequirePushedAuthorizationRequests,
 			DPoPBoundAccessTokens:              in.DPoPBoundAccessTokens,
 			Profile:                            in.Profile,
+			RequireMFA:                         in.RequireMFA,
+			DefaultACRValues:                   in.DefaultACRValues,
 		},
 		SecretHash: in.SecretHash,
 	}

@@ -37,6 +37,9 @@ var schemaTypes = []struct {
 	{"UserClaims", config.UserClaims{}, false},
 	{"Address", config.Address{}, false},
 	{"PasswordChange", passwordInput{}, false},
+	{"Factors", admin.Factors{}, true},
+	{"Passkey", admin.Passkey{}, true},
+	{"TOTPInfo", admin.TOTPInfo{}, true},
 	{"Session", admin.Session{}, true},
 	{"SessionList", sessionList{}, true},
 	{"SessionsEnded", sessionsEnded{}, true},
@@ -186,6 +189,7 @@ func jsonType(t reflect.Type) string {
 var schemaNames = map[string]string{
 	"Client": "Client", "User": "User", "UserClaims": "UserClaims", "Address": "Address", "Session": "Session",
 	"Grant": "Grant", "Key": "Key", "RegistrationToken": "RegistrationToken", "FieldError": "FieldError",
+	"Passkey": "Passkey", "TOTPInfo": "TOTPInfo",
 }
 
 func schemaType(s jsonSchema) string {

@@ -17,6 +17,7 @@ type userInput struct {
 	EmailVerified bool              `json:"email_verified"`
 	Name          string            `json:"name"`
 	Claims        config.UserClaims `json:"claims"`
+	RequireMFA    bool              `json:"require_mfa"`
 	Password      string            `json:"password"`
 }
 
@@ -57,7 +58,8 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := h.svc.CreateUser(r.Context(), admin.NewUser{
-		User:     admin.User{Username: in.Username, Email: in.Email, EmailVerified: in.EmailVerified, Name: in.Name, Claims: in.Claims},
+		User: admin.User{Username: in.Username, Email: in.Email, EmailVerified: in.EmailVerified, Name: in.Name, Claims: in.Claims,
+			RequireMFA: in.RequireMFA},
 		Password: in.Password,
 	})
 	if err != nil {

@@ -46,6 +46,24 @@ const (
 	// endpoint refused for its credentials (no, bad, expired token, or one
 	// without the admin scope).
 	EventAdminDenied = "admin.denied"
+	// EventMFARemoved is one second factor of a user removed (a passkey
+	// or the TOTP authenticator); EventMFAReset is every one of them
+	// removed at once, with the recovery codes, by an operator.
+	EventMFARemoved = "mfa.removed"
+	EventMFAReset   = "mfa.reset"
+	// EventMFAFailed is a second sign-in step refused (a wrong, replayed
+	// or spent code, or a passkey that did not verify), counted by the
+	// throttle like a wrong password.
+	EventMFAFailed = "mfa.failed"
+	// EventRecoveryCodeUsed is a sign-in with one of a user's single-use
+	// recovery codes: the user's other sessions are ended with it.
+	EventRecoveryCodeUsed = "mfa.recovery_code_used"
+	// EventMFAEnrolled is a second factor a user added on /account (a
+	// passkey, or the TOTP authenticator once a first code confirmed it);
+	// EventMFARecoveryCodesGenerated is a new set of recovery codes, which
+	// makes the previous ones useless.
+	EventMFAEnrolled               = "mfa.enrolled"
+	EventMFARecoveryCodesGenerated = "mfa.recovery_codes_generated"
 )
 
 // Events lists every audit event name.
@@ -57,4 +75,6 @@ var Events = []string{
 	EventThrottleBlocked, EventClientSecretRotated, EventClientRegistered, EventUserUpdated,
 	EventUserDisabled, EventUserEnabled, EventConsentRevoked,
 	EventRegistrationTokenCreated, EventRegistrationTokenDeleted, EventAdminDenied,
+	EventMFARemoved, EventMFAReset, EventMFAFailed, EventRecoveryCodeUsed,
+	EventMFAEnrolled, EventMFARecoveryCodesGenerated,
 }

@@ -195,6 +195,10 @@ func build(ctx context.Context, cfg config.Config, opts Options, store storage.S
 		DPoPNonceKey:      derive(kek.key, "dpop-nonce-v1"),
 		PARRequired:       cfg.PAR.Required,
 		PARTTL:            cfg.PAR.RequestURITTL.Std(),
+		WebAuthnRPID:      cfg.WebAuthnRPID(),
+		WebAuthnRPName:    cfg.WebAuthn.RPName,
+		WebAuthnOrigins:   cfg.WebAuthnOrigins(),
+		MFAKey:            derive(kek.key, "mfa-v1"),
 		Registration:      reg,
 		Metrics:           metrics,
 		Logger:            opts.Logger,
@@ -364,8 +368,8 @@ func StandardClaims(c config.UserClaims) storage.StandardClaims {
 // empty list where the file has none).
 func sameClient(a, next storage.Client) bool {
 	a.CreatedAt, a.UpdatedAt, next.CreatedAt, next.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	for _, l := range []*[]string{&a.RedirectURIs, &a.PostLogoutRedirectURIs, &a.GrantTypes, &a.Scopes, &a.Audience,
-		&next.RedirectURIs, &next.PostLogoutRedirectURIs, &next.GrantTypes, &next.Scopes, &next.Audience} {
+	for _, l := range []*[]string{&a.RedirectURIs, &a.PostLogoutRedirectURIs, &a.GrantTypes, &a.Scopes, &a.Audience, &a.DefaultACRValues,
+		&next.RedirectURIs, &next.PostLogoutRedirectURIs, &next.GrantTypes, &next.Scopes, &next.Audience, &next.DefaultACRValues} {
 		if len(*l) == 0 {
 			*l = nil
 		}
@@ -377,7 +381,8 @@ func sameClient(a, next storage.Client) bool {
 // the stored user a.
 func sameUser(a, next storage.User) bool {
 	return a.PasswordHash == next.PasswordHash && a.Email == next.Email && a.EmailVerified == next.EmailVerified &&
-		a.Name == next.Name && a.Owner == next.Owner && a.Disabled == next.Disabled && reflect.DeepEqual(a.Claims, next.Claims)
+		a.Name == next.Name && a.Owner == next.Owner && a.Disabled == next.Disabled && a.RequireMFA == next.RequireMFA &&
+		reflect.DeepEqual(a.Claims, next.Claims)
 }
 
 // Seed makes the clients and users that the configuration file owns exactly
@@ -485,6 +490,8 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			RequirePAR:              c.RequirePushedAuthorizationRequests,
 			DPoPBound:               c.DPoPBoundAccessTokens,
 			Profile:                 c.Profile,
+			RequireMFA:              c.RequireMFA,
+			DefaultACRValues:        c.DefaultACRValues,
 			CreatedAt:               now, // kept by the store for an existing client
 			UpdatedAt:               now,
 		}
@@ -560,6 +567,7 @@ func Seed(ctx context.Context, store storage.Store, cfg config.Config, opts Opti
 			Name:          u.Name,
 			Claims:        StandardClaims(u.Claims),
 			Disabled:      u.Disabled,
+			RequireMFA:    u.RequireMFA,
 			CreatedAt:     now, // kept by the store for an existing user
 			UpdatedAt:     now,
 		}

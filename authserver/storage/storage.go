@@ -117,8 +117,13 @@ type Client struct {
 	RequirePAR bool
 	DPoPBound  bool
 	Profile    string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// RequireMFA: the client's users must have signed in with a second
+	// factor. DefaultACRValues are the acr_values of its requests that
+	// send none (OIDC Registration §2 default_acr_values).
+	RequireMFA       bool
+	DefaultACRValues []string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Client authentication methods (RFC 7591 §2 token_endpoint_auth_method).
@@ -166,8 +171,11 @@ type User struct {
 	// Claims are the user's other OpenID Connect standard claims.
 	Claims StandardClaims
 	// Disabled users cannot sign in (see SetUserDisabled).
-	Disabled  bool
-	CreatedAt time.Time
+	Disabled bool
+	// RequireMFA: the user must complete a second step (passkey, TOTP or
+	// recovery code) at every sign-in.
+	RequireMFA bool
+	CreatedAt  time.Time
 	// UpdatedAt is also the updated_at claim (OIDC Core §5.1).
 	UpdatedAt time.Time
 }
@@ -227,7 +235,9 @@ type AuthCode struct {
 	DPoPJKT string
 	// Resource is the RFC 8707 resource indicators of the request,
 	// space-separated, "" for the client's default audience.
-	Resource  string
+	Resource string
+	// AMR is the session's AMR when the code was issued.
+	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// UsedAt is set once the code has been redeemed.
@@ -254,6 +264,10 @@ type Session struct {
 	// choose, and must neither grow a row nor fail a sign-in.
 	UserAgent string
 	IP        string
+	// AMR are the RFC 8176 methods the sign-in used ("pwd", "otp", "hwk",
+	// "swk", "user", "mfa"); empty for a session from before they were
+	// recorded, which was a password sign-in.
+	AMR []string
 }
 
 // MaxUserAgent bounds the stored User-Agent of a session.
@@ -278,7 +292,9 @@ type RefreshToken struct {
 	// refresh must prove it. "" for an unbound token.
 	DPoPJKT string
 	// Resource is the grant's resource indicators (see AuthCode).
-	Resource  string
+	Resource string
+	// AMR is the grant's sign-in methods (see AuthCode).
+	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// SpentAt is set when the token was rotated (exchanged for a new one).
@@ -619,6 +635,81 @@ type ReplayStore interface {
 	SeenOnce(ctx context.Context, id string, expiresAt, now time.Time) (bool, error)
 }
 
+// WebAuthnCredential is a user's passkey. ID is the WebAuthn credential id
+// (base64url), unique across users; Credential is the WebAuthn library's
+// record of it as JSON (public key, sign count, flags), no secret.
+type WebAuthnCredential struct {
+	ID         string
+	UserID     string
+	Label      string
+	Credential []byte
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// TOTP is a user's one-time-code authenticator (RFC 6238). Secret is sealed
+// by the caller (the store never sees it in the clear). It counts as a
+// factor only once ConfirmedAt is set. LastStep is the highest time step
+// accepted, so that no code is accepted twice.
+type TOTP struct {
+	UserID      string
+	Secret      string
+	CreatedAt   time.Time
+	ConfirmedAt time.Time
+	LastStep    int64
+}
+
+// MFAStore keeps users' second factors. Every method's user must exist;
+// deleting the user deletes them.
+type MFAStore interface {
+	// CreateWebAuthnCredential stores a new passkey; ErrConflict when its
+	// id exists (for any user).
+	CreateWebAuthnCredential(ctx context.Context, c WebAuthnCredential) error
+	// GetWebAuthnCredential returns the passkey with this credential id
+	// (a discoverable sign-in names only that); ErrNotFound when none.
+	GetWebAuthnCredential(ctx context.Context, id string) (WebAuthnCredential, error)
+	// ListWebAuthnCredentials returns the user's passkeys, oldest first.
+	ListWebAuthnCredentials(ctx context.Context, userID string) ([]WebAuthnCredential, error)
+	// UpdateWebAuthnCredential replaces the record (sign count, flags)
+	// and LastUsedAt of the user's passkey after a sign-in; ErrNotFound
+	// when the user has no such passkey.
+	UpdateWebAuthnCredential(ctx context.Context, userID, id string, credential []byte, lastUsed time.Time) error
+	// RenameWebAuthnCredential sets the label of the user's passkey;
+	// ErrNotFound when the user has no such passkey.
+	RenameWebAuthnCredential(ctx context.Context, userID, id, label string) error
+	// DeleteWebAuthnCredential deletes the user's passkey; ErrNotFound
+	// when the user has no such passkey.
+	DeleteWebAuthnCredential(ctx context.Context, userID, id string) error
+
+	// PutTOTP stores the user's authenticator, replacing any (a new
+	// enrolment starts unconfirmed).
+	PutTOTP(ctx context.Context, t TOTP) error
+	// GetTOTP returns the user's authenticator, confirmed or not;
+	// ErrNotFound when none.
+	GetTOTP(ctx context.Context, userID string) (TOTP, error)
+	// UseTOTPStep records that a code of time step step was accepted,
+	// atomically: it succeeds only when step is above LastStep (then
+	// LastStep = step, and ConfirmedAt = now if it was unset), so that of
+	// concurrent uses of one code exactly one succeeds; ErrAlreadyUsed
+	// for a step at or below LastStep; ErrNotFound when none.
+	UseTOTPStep(ctx context.Context, userID string, step int64, now time.Time) error
+	// DeleteTOTP deletes the user's authenticator; ErrNotFound when none.
+	DeleteTOTP(ctx context.Context, userID string) error
+
+	// ReplaceRecoveryCodes makes hashes the user's recovery codes,
+	// deleting the previous ones, in one transaction.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, now time.Time) error
+	// UseRecoveryCode spends the user's code with this hash, atomically:
+	// of concurrent uses exactly one succeeds; ErrAlreadyUsed when spent
+	// before, ErrNotFound when the user has no such code.
+	UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) error
+	// CountRecoveryCodes returns how many of the user's codes are unspent.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+	// DeleteMFA deletes every passkey, the authenticator and the recovery
+	// codes of the user, in one transaction (an administrator's reset).
+	DeleteMFA(ctx context.Context, userID string) error
+}
+
 // Store is everything the server persists. Backends assert it at compile time.
 type Store interface {
 	ClientStore
@@ -633,6 +724,7 @@ type Store interface {
 	RegistrationTokenStore
 	PushedRequestStore
 	ReplayStore
+	MFAStore
 	Housekeeping
 	keys.Store
 	// Ping checks that the database answers now, within ctx's deadline; the

@@ -224,7 +224,7 @@ func TestClientAddShowUpdate(t *testing.T) {
 		Audience:               []string{"https://api.example.com", "https://other.example.com"},
 		SkipConsent:            true, AllowIntrospection: true, IDTokenSignedResponseAlg: "RS256",
 		BackchannelLogoutURI: "https://full.example/bcl", BackchannelLogoutSessionRequired: true,
-		Owner: "database", CreatedAt: added.CreatedAt, UpdatedAt: added.UpdatedAt}
+		DefaultACRValues: []string{}, Owner: "database", CreatedAt: added.CreatedAt, UpdatedAt: added.UpdatedAt}
 	if !reflect.DeepEqual(added.Client, want) {
 		t.Errorf("client add --output json:\n got %+v\nwant %+v", added.Client, want)
 	}
@@ -239,7 +239,8 @@ func TestClientAddShowUpdate(t *testing.T) {
 	for _, line := range []string{"id  ", "name  ", "redirect_uris  ", "post_logout_redirect_uris  ", "grant_types  ", "scopes  ", "audience  ",
 		"skip_consent  ", "allow_introspection  ", "id_token_signed_response_alg  ", "backchannel_logout_uri  ",
 		"backchannel_logout_session_required  ", "token_endpoint_auth_method  ", "jwks  ", "jwks_uri  ",
-		"require_pushed_authorization_requests  ", "dpop_bound_access_tokens  ", "profile  ", "owner  ", "created_at  "} {
+		"require_pushed_authorization_requests  ", "dpop_bound_access_tokens  ", "profile  ", "require_mfa  ", "default_acr_values  ",
+		"owner  ", "created_at  "} {
 		if !strings.Contains(text, "\n"+line) && !strings.HasPrefix(text, line) {
 			t.Errorf("client show lacks the field %q:\n%s", strings.TrimSpace(line), text)
 		}

@@ -37,6 +37,8 @@ var clientFlagNames = map[string]string{
 	"require_pushed_authorization_requests": "--require-par",
 	"dpop_bound_access_tokens":              "--dpop-bound",
 	"profile":                               "--profile",
+	"require_mfa":                           "--require-mfa",
+	"default_acr_values":                    "--default-acr-value",
 }
 
 // clientFields are the flags of the fields that client add and client
@@ -46,8 +48,9 @@ type clientFields struct {
 	skipConsent, introspection, bclSessionReq   *bool
 	redirects, postLogout, grants, scopes, auds list
 	authMethod, jwksURI, profile                *string
-	requirePAR, dpopBound                       *bool
+	requirePAR, dpopBound, requireMFA           *bool
 	jwks                                        jwksFlag
+	acrValues                                   list
 }
 
 // jwksFlag is --jwks: the client's public JWK Set as JSON, given inline
@@ -99,6 +102,10 @@ func clientFieldFlags(fs *flag.FlagSet, update bool) *clientFields {
 	f.requirePAR = fs.Bool("require-par", false, "its authorization requests must be pushed to /par (RFC 9126)")
 	f.dpopBound = fs.Bool("dpop-bound", false, "its access tokens must be DPoP-bound (RFC 9449)")
 	f.profile = fs.String("profile", "", "`PROFILE` fapi2: the FAPI 2.0 Security Profile (implies --require-par and --dpop-bound)")
+	f.requireMFA = fs.Bool("require-mfa", false, "its users must have signed in with a second factor (a password-only session is stepped up)"+
+		dflt("", "; --require-mfa=false lifts it"))
+	fs.Var(&f.acrValues, "default-acr-value", "`ACR` asked for when a request sends no acr_values: urn:authserver:acr:password, "+
+		"urn:authserver:acr:mfa or urn:authserver:acr:phishing-resistant"+repeat+")")
 	return f
 }
 
@@ -111,11 +118,12 @@ func (f *clientFields) client() admin.Client {
 		BackchannelLogoutSessionRequired: *f.bclSessionReq,
 		TokenEndpointAuthMethod:          *f.authMethod, JWKS: f.jwks.doc, JWKSURI: *f.jwksURI,
 		RequirePushedAuthorizationRequests: *f.requirePAR, DPoPBoundAccessTokens: *f.dpopBound, Profile: *f.profile,
+		RequireMFA: *f.requireMFA, DefaultACRValues: f.acrValues,
 	}
 }
 
 // clearable are the flags that client update --clear empties.
-var clearable = []string{"redirect-uri", "post-logout-redirect-uri", "grant", "scope", "audience", "jwks", "jwks-uri"}
+var clearable = []string{"redirect-uri", "post-logout-redirect-uri", "grant", "scope", "audience", "default-acr-value", "jwks", "jwks-uri"}
 
 // patch is the change the flags given on the command line describe (a flag
 // not given changes nothing), for client update.
@@ -129,6 +137,7 @@ func (f *clientFields) patch(fs *flag.FlagSet, clear list) (admin.ClientPatch, e
 	}{
 		"redirect-uri": {&p.RedirectURIs, f.redirects}, "post-logout-redirect-uri": {&p.PostLogoutRedirectURIs, f.postLogout},
 		"grant": {&p.GrantTypes, f.grants}, "scope": {&p.Scopes, f.scopes}, "audience": {&p.Audience, f.auds},
+		"default-acr-value": {&p.DefaultACRValues, f.acrValues},
 	}
 	for _, name := range clear {
 		if !slices.Contains(clearable, name) {
@@ -187,6 +196,9 @@ func (f *clientFields) patch(fs *flag.FlagSet, clear list) (admin.ClientPatch, e
 	}
 	if set["profile"] {
 		p.Profile = f.profile
+	}
+	if set["require-mfa"] {
+		p.RequireMFA = f.requireMFA
 	}
 	if p == (admin.ClientPatch{}) {
 		return p, argError("nothing to change: give the flags of the fields to change")
@@ -386,6 +398,8 @@ func printClient(w io.Writer, cl admin.Client) error {
 	f.add("require_pushed_authorization_requests", cl.RequirePushedAuthorizationRequests)
 	f.add("dpop_bound_access_tokens", cl.DPoPBoundAccessTokens)
 	f.add("profile", cl.Profile)
+	f.add("require_mfa", cl.RequireMFA)
+	f.add("default_acr_values", cl.DefaultACRValues)
 	f.add("created_at", cl.CreatedAt)
 	f.add("updated_at", cl.UpdatedAt)
 	return f.flush()

@@ -53,7 +53,8 @@ var commands = []*command{
 		clientAddCommand, clientShowCommand, clientListCommand, clientUpdateCommand, clientRemoveCommand, clientRotateSecretCommand}},
 	{name: "user", summary: "manage the users", subs: []*command{
 		userAddCommand, userShowCommand, userListCommand, userUpdateCommand, userPasswdCommand,
-		userDisableCommand, userEnableCommand, userRemoveCommand}},
+		userDisableCommand, userEnableCommand, userRemoveCommand,
+		userFactorsCommand, userFactorRemoveCommand, userFactorsResetCommand}},
 	{name: "session", summary: "list and end users' login sessions", subs: []*command{sessionListCommand, sessionEndCommand}},
 	{name: "grant", summary: "list and revoke users' consent to clients", subs: []*command{grantListCommand, grantRevokeCommand}},
 	{name: "keys", summary: "show or rotate the signing keys", subs: []*command{keysListCommand, keysRotateCommand}},

@@ -18,6 +18,7 @@ var userFlagNames = map[string]string{
 	"email_verified": "--email-verified",
 	"name":           "--name",
 	"claims":         "--claims",
+	"require_mfa":    "--require-mfa",
 }
 
 // passwordDoc is the help on passwords of the command cmd ("add --email
@@ -33,20 +34,23 @@ const claimsDoc = "--claims takes the other OpenID Connect standard claims as a 
 
 // userFields are the flags that user add and user update share.
 type userFields struct {
-	email, name, claims *string
-	emailVerified       *bool
+	email, name, claims       *string
+	emailVerified, requireMFA *bool
 }
 
 func userFieldFlags(fs *flag.FlagSet, update bool) *userFields {
 	claims := "other standard claims as a `JSON` object (the keys of users[].claims)"
+	mfa := "the user must complete a second step (passkey, TOTP code or recovery code) at every sign-in"
 	if update {
 		claims += "; replaces all of them ('{}' removes them)"
+		mfa += "; --require-mfa=false lifts it"
 	}
 	return &userFields{
 		email:         fs.String("email", "", "`EMAIL` address"),
 		emailVerified: fs.Bool("email-verified", false, "the email address is known to be the user's"),
 		name:          fs.String("name", "", "full `NAME`"),
 		claims:        fs.String("claims", "", claims),
+		requireMFA:    fs.Bool("require-mfa", false, mfa),
 	}
 }
 
@@ -69,6 +73,7 @@ var userAddCommand = &command{
 			}
 			nu := admin.NewUser{Password: pw}
 			nu.Username, nu.Email, nu.EmailVerified, nu.Name, nu.Claims = a.args[0], *f.email, *f.emailVerified, *f.name, claims
+			nu.RequireMFA = *f.requireMFA
 			u, err := a.svc.CreateUser(ctx, nu)
 			if err != nil {
 				return inFlags(err, userFlagNames)
@@ -118,7 +123,9 @@ var userListCommand = &command{
 var userUpdateCommand = &command{
 	name: "user update", args: "USERNAME", nargs: 1, summary: "change fields of a user added with user add",
 	doc: "Only the flags given change a field; the others stay as they are (--email '' removes the address).\n" +
-		"The username does not change; the password changes with user passwd.\n" + claimsDoc,
+		"The username does not change; the password changes with user passwd.\n" + claimsDoc + "\n" +
+		"--require-mfa makes the user complete a second step at every sign-in (--require-mfa=false lifts it);\n" +
+		"a user with no second factor yet signs in with the password only to /account, to enrol one.",
 	setup: func(fs *flag.FlagSet) action {
 		f := userFieldFlags(fs, true)
 		out := outputFlag(fs)
@@ -141,6 +148,9 @@ var userUpdateCommand = &command{
 					return err
 				}
 				p.Claims = &claims
+			}
+			if set["require-mfa"] {
+				p.RequireMFA = f.requireMFA
 			}
 			if p == (admin.UserPatch{}) {
 				return argError("nothing to change: give the flags of the fields to change")
@@ -254,6 +264,7 @@ func printUser(w io.Writer, u admin.User) error {
 	f.add("email", u.Email)
 	f.add("email_verified", u.EmailVerified)
 	f.add("name", u.Name)
+	f.add("require_mfa", u.RequireMFA)
 	c := u.Claims
 	for _, kv := range [][2]string{
 		{"given_name", c.GivenName}, {"family_name", c.FamilyName}, {"middle_name", c.MiddleName},

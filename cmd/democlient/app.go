@@ -212,6 +212,7 @@ func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.login)
+	mux.HandleFunc("GET /login/mfa", a.loginMFA)
 	mux.HandleFunc("GET /callback", a.callback)
 	mux.HandleFunc("GET /me", a.me)
 	mux.HandleFunc("POST /refresh", a.refresh)

@@ -74,11 +74,15 @@ func (b *browser) do(method, target string, form url.Values) *httptest.ResponseR
 }
 
 // startLogin visits /login and returns the authorize URL's parameters.
-func (b *browser) startLogin() url.Values {
+func (b *browser) startLogin() url.Values { return b.startLoginAt("/login") }
+
+// startLoginAt visits a sign-in button's path and returns the authorize
+// URL's parameters.
+func (b *browser) startLoginAt(path string) url.Values {
 	b.t.Helper()
-	rec := b.do(http.MethodGet, "/login", nil)
+	rec := b.do(http.MethodGet, path, nil)
 	if rec.Code != http.StatusFound {
-		b.t.Fatalf("/login: status %d", rec.Code)
+		b.t.Fatalf("%s: status %d", path, rec.Code)
 	}
 	u, err := url.Parse(rec.Header().Get("Location"))
 	if err != nil {

@@ -31,6 +31,11 @@ type fakeProvider struct {
 	idNonceOverride string
 	badAtHash       bool
 	refreshCount    int
+	// acr and amr go into the ID tokens when set; amrRaw replaces amr
+	// with any JSON value.
+	acr    string
+	amr    []string
+	amrRaw any
 }
 
 func newFakeProvider(t *testing.T) *fakeProvider {
@@ -123,6 +128,15 @@ func (f *fakeProvider) token(w http.ResponseWriter, r *http.Request) {
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "at_hash": atHash}
 	if nonce != "" {
 		idClaims["nonce"] = nonce
+	}
+	if f.acr != "" {
+		idClaims["acr"] = f.acr
+	}
+	if f.amr != nil {
+		idClaims["amr"] = f.amr
+	}
+	if f.amrRaw != nil {
+		idClaims["amr"] = f.amrRaw
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": access, "token_type": "Bearer", "expires_in": 300,

@@ -20,9 +20,11 @@ const (
 	sessionCookie = "democlient_session"
 )
 
-// pendingLogin is what /login remembers for /callback.
+// pendingLogin is what /login remembers for /callback: acr is the
+// acr_values it asked for ("" for none).
 type pendingLogin struct {
 	state, nonce, verifier string
+	acr                    string
 }
 
 // session is a signed-in user's state. mu serialises the handlers of one
@@ -32,6 +34,7 @@ type session struct {
 	csrf     string
 	token    *oauth2.Token
 	idToken  verifiedIDToken
+	askedACR string // the acr_values of the sign-in, "" for none
 	api      apiResult
 	flash    string
 	flashErr bool
@@ -72,7 +75,7 @@ func (a *app) currentSession(r *http.Request) (*session, string, bool) {
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	v := homeView{Issuer: a.cfg.Issuer, ClientID: a.cfg.ClientID}
+	v := homeView{Issuer: a.cfg.Issuer, ClientID: a.cfg.ClientID, MFA: acrMFA}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if s, ok := a.sessions.get(c.Value); ok && s.ended.Load() {
 			// Said once: the session goes now.
@@ -90,15 +93,26 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 
 // login starts the authorization code flow. State, nonce and the PKCE
 // verifier stay on the server; the browser only gets a random cookie.
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	p := pendingLogin{state: randomString(), nonce: randomString(), verifier: oauth2.GenerateVerifier()}
+func (a *app) login(w http.ResponseWriter, r *http.Request) { a.startLogin(w, r, "") }
+
+// loginMFA starts it asking for a second factor (acr_values, OIDC Core
+// §3.1.2.1): a provider session signed in with a password alone is
+// stepped up, so the same button also works when already signed in.
+func (a *app) loginMFA(w http.ResponseWriter, r *http.Request) { a.startLogin(w, r, acrMFA) }
+
+func (a *app) startLogin(w http.ResponseWriter, r *http.Request, acr string) {
+	p := pendingLogin{state: randomString(), nonce: randomString(), verifier: oauth2.GenerateVerifier(), acr: acr}
 	id, err := a.logins.put(p)
 	if err != nil {
 		a.renderError(w, http.StatusServiceUnavailable, errorView{Title: "Busy", Message: err.Error()})
 		return
 	}
 	a.setCookie(w, loginCookie, id, loginTTL)
-	http.Redirect(w, r, a.oauth.AuthCodeURL(p.state, oidc.Nonce(p.nonce), oauth2.S256ChallengeOption(p.verifier)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(p.nonce), oauth2.S256ChallengeOption(p.verifier)}
+	if acr != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", acr))
+	}
+	http.Redirect(w, r, a.oauth.AuthCodeURL(p.state, opts...), http.StatusFound)
 }
 
 // callback finishes the flow: it checks state, exchanges the code with the
@@ -155,7 +169,10 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		a.renderError(w, http.StatusBadGateway, errorView{Title: "The ID token was rejected", Message: err.Error()})
 		return
 	}
-	s := &session{csrf: randomString(), token: tok, idToken: idt}
+	if check := acrCheck(idt.signIn, pending.acr); check != "" {
+		idt.checks = append(idt.checks, check)
+	}
+	s := &session{csrf: randomString(), token: tok, idToken: idt, askedACR: pending.acr}
 	s.api = a.callAPI(ctx, tok)
 	id, err := a.sessions.put(s)
 	if err != nil {
@@ -192,6 +209,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		FlashIsError:  s.flashErr,
 		Checks:        s.idToken.checks,
 		IDClaims:      s.idToken.claims,
+		SignIn:        newSignInView(s.idToken.signIn, s.askedACR),
 		RefreshIssued: s.token.RefreshToken != "",
 		API:           s.api,
 		AccessExpiry:  "not stated by the provider",

@@ -28,6 +28,7 @@ type (
 	homeView struct {
 		Issuer, ClientID, SignedInAs string
 		SignedOutByProvider          bool
+		MFA                          string // the acr_values of "Sign in with MFA"
 	}
 	errorView struct {
 		Title, Message, Code, Description string
@@ -39,6 +40,7 @@ type (
 		FlashIsError                    bool
 		Checks                          []string
 		IDClaims, AccessClaims          []claim
+		SignIn                          signInView
 		AccessNote, AccessExpiry, Scope string
 		RefreshIssued                   bool
 		API                             apiResult

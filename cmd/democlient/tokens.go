@@ -26,6 +26,7 @@ type verifiedIDToken struct {
 	name    string
 	claims  []claim
 	checks  []string // the checks that passed, in words, for the result page
+	signIn  signInClaims
 }
 
 func (t verifiedIDToken) displayName() string {
@@ -75,6 +76,12 @@ func (a *app) verifyIDToken(ctx context.Context, tok *oauth2.Token, nonce, wantS
 	if err != nil {
 		return verifiedIDToken{}, err
 	}
+	signIn, err := readSignIn(payload)
+	if err != nil {
+		// The provider said something odd about how the user signed in;
+		// the token is valid all the same.
+		checks = append(checks, "How you signed in cannot be read: "+err.Error()+".")
+	}
 	var names struct {
 		Name              string `json:"name"`
 		PreferredUsername string `json:"preferred_username"`
@@ -88,6 +95,7 @@ func (a *app) verifyIDToken(ctx context.Context, tok *oauth2.Token, nonce, wantS
 		name:    cmp.Or(names.Name, names.PreferredUsername),
 		claims:  claims,
 		checks:  checks,
+		signIn:  signIn,
 	}, nil
 }
 

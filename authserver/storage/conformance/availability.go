@@ -25,6 +25,12 @@ var availabilityCases = []testCase{
 		mustOK(t, "CreateRefreshToken", s.CreateRefreshToken(bg, refreshToken("rt-1", "fam-1")))
 		pushed := storage.PushedRequest{URIHash: storage.Hash("par-1"), ClientID: "c1", CreatedAt: t0, ExpiresAt: at(time.Minute)}
 		mustOK(t, "CreatePushedRequest", s.CreatePushedRequest(bg, pushed))
+		alice, err := s.UpsertUser(bg, user("alice"))
+		mustOK(t, "UpsertUser", err)
+		mustOK(t, "CreateWebAuthnCredential", s.CreateWebAuthnCredential(bg, passkey("cred-1", alice.ID, t0)))
+		mustOK(t, "PutTOTP", s.PutTOTP(bg, totp(alice.ID, t0)))
+		codes := recoveryHashes("code", 2)
+		mustOK(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(bg, alice.ID, codes, t0))
 
 		ctx, cancel := context.WithDeadline(bg, time.Now().Add(-time.Second))
 		defer cancel()
@@ -64,6 +70,22 @@ var availabilityCases = []testCase{
 			{"GetPushedRequest", func() error { _, err := s.GetPushedRequest(ctx, pushed.URIHash, "c1", t0); return err }},
 			{"SpendPushedRequest", func() error { return s.SpendPushedRequest(ctx, pushed.URIHash, "c1", t0) }},
 			{"SeenOnce", func() error { _, err := s.SeenOnce(ctx, storage.Hash("jti-1"), at(time.Minute), t0); return err }},
+			{"CreateWebAuthnCredential", func() error { return s.CreateWebAuthnCredential(ctx, passkey("cred-2", alice.ID, t0)) }},
+			{"GetWebAuthnCredential", func() error { _, err := s.GetWebAuthnCredential(ctx, "cred-1"); return err }},
+			{"ListWebAuthnCredentials", func() error { _, err := s.ListWebAuthnCredentials(ctx, alice.ID); return err }},
+			{"UpdateWebAuthnCredential", func() error {
+				return s.UpdateWebAuthnCredential(ctx, alice.ID, "cred-1", []byte(`{}`), at(time.Minute))
+			}},
+			{"RenameWebAuthnCredential", func() error { return s.RenameWebAuthnCredential(ctx, alice.ID, "cred-1", "x") }},
+			{"DeleteWebAuthnCredential", func() error { return s.DeleteWebAuthnCredential(ctx, alice.ID, "cred-1") }},
+			{"PutTOTP", func() error { return s.PutTOTP(ctx, totp(alice.ID, at(time.Minute))) }},
+			{"GetTOTP", func() error { _, err := s.GetTOTP(ctx, alice.ID); return err }},
+			{"UseTOTPStep", func() error { return s.UseTOTPStep(ctx, alice.ID, 1, t0) }},
+			{"DeleteTOTP", func() error { return s.DeleteTOTP(ctx, alice.ID) }},
+			{"ReplaceRecoveryCodes", func() error { return s.ReplaceRecoveryCodes(ctx, alice.ID, nil, t0) }},
+			{"UseRecoveryCode", func() error { return s.UseRecoveryCode(ctx, alice.ID, codes[0], t0) }},
+			{"CountRecoveryCodes", func() error { _, err := s.CountRecoveryCodes(ctx, alice.ID); return err }},
+			{"DeleteMFA", func() error { return s.DeleteMFA(ctx, alice.ID) }},
 		}
 		for _, c := range calls {
 			err := c.call()
@@ -77,7 +99,7 @@ var availabilityCases = []testCase{
 			}
 		}
 		// Nothing was consumed or rotated by the failed calls.
-		_, err := s.ConsumeAuthCode(bg, storage.Hash("code-1"), redemption(authCode("code-1", at(time.Minute)), "fam-1"), t0)
+		_, err = s.ConsumeAuthCode(bg, storage.Hash("code-1"), redemption(authCode("code-1", at(time.Minute)), "fam-1"), t0)
 		mustOK(t, "ConsumeAuthCode afterwards", err)
 		_, err = s.RotateRefreshToken(bg, storage.Hash("rt-1"), refreshToken("rt-2", "fam-1"), t0)
 		mustOK(t, "RotateRefreshToken afterwards", err)
@@ -86,6 +108,11 @@ var availabilityCases = []testCase{
 		if err != nil || wasSeen {
 			t.Errorf("SeenOnce afterwards = %v, %v; want false: a failed call recorded the id", wasSeen, err)
 		}
+		mustPasskey(t, s, passkey("cred-1", alice.ID, t0))
+		mustTOTP(t, s, totp(alice.ID, t0))
+		mustOK(t, "UseTOTPStep afterwards", s.UseTOTPStep(bg, alice.ID, 1, t0))
+		mustOK(t, "UseRecoveryCode afterwards", s.UseRecoveryCode(bg, alice.ID, codes[0], t0))
+		mustUnspent(t, s, alice.ID, 1)
 	}},
 	{"NotFoundIsNotUnavailable", func(t *testing.T, s storage.Store) {
 		_, err := s.GetClient(context.Background(), "unknown")

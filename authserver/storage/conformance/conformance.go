@@ -51,6 +51,11 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Create", createCases},
 		{"SigningKeys", signingKeyCases},
 		{"Times", timeCases},
+		{"SignInMethods", signInMethodCases},
+		{"Passkeys", passkeyCases},
+		{"TOTP", totpCases},
+		{"RecoveryCodes", recoveryCodeCases},
+		{"MFAReset", mfaResetCases},
 		{"Availability", availabilityCases},
 	}
 	for _, g := range groups {
@@ -1026,7 +1031,7 @@ var timeCases = func() []testCase {
 			t.Errorf("%s = %v, want %v", field, got, want)
 		}
 	}
-	return []testCase{
+	return append([]testCase{
 		{"Client", func(t *testing.T, s storage.Store) {
 			mustOK(t, "upsert", s.UpsertClient(t.Context(), storage.Client{ID: "c", CreatedAt: in, UpdatedAt: in}))
 			got, err := s.GetClient(t.Context(), "c")
@@ -1145,7 +1150,7 @@ var timeCases = func() []testCase {
 				t.Errorf("zero times came back as %v, %v", got.CreatedAt, got.UpdatedAt)
 			}
 		}},
-	}
+	}, mfaTimeCases(in, check)...)
 }()
 
 // ---- access-token revocations ----

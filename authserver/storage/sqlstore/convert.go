@@ -146,7 +146,8 @@ func scanClient(r row) (storage.Client, error) {
 		listCol{&c.GrantTypes}, listCol{&c.Scopes}, listCol{&c.Audience}, &c.SkipConsent, &c.CanIntrospect, &c.IDTokenAlg,
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, ownerCol{&c.Owner},
 		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.RegistrationTokenHash,
-		&c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR, &c.DPoPBound, &c.Profile)
+		&c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI, &c.RequirePAR, &c.DPoPBound, &c.Profile,
+		&c.RequireMFA, listCol{&c.DefaultACRValues})
 	return c, err
 }
 
@@ -155,45 +156,46 @@ func clientArgs(c storage.Client) []any {
 		listArg(c.GrantTypes), listArg(c.Scopes), listArg(c.Audience), c.SkipConsent, c.CanIntrospect, c.IDTokenAlg,
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), ownerArg(c.Owner),
 		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.RegistrationTokenHash,
-		c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR, c.DPoPBound, c.Profile}
+		c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI, c.RequirePAR, c.DPoPBound, c.Profile,
+		c.RequireMFA, listArg(c.DefaultACRValues)}
 }
 
 func scanUser(r row) (storage.User, error) {
 	var u storage.User
 	err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.EmailVerified, &u.Name,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner}, claimsCol{&u.Claims}, &u.Disabled)
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, ownerCol{&u.Owner}, claimsCol{&u.Claims}, &u.Disabled, &u.RequireMFA)
 	return u, err
 }
 
 func userArgs(u storage.User) []any {
 	return []any{u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Name,
-		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner), claimsArg(u.Claims), u.Disabled}
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), ownerArg(u.Owner), claimsArg(u.Claims), u.Disabled, u.RequireMFA}
 }
 
 func scanAuthCode(r row) (storage.AuthCode, error) {
 	var c storage.AuthCode
 	err := r.Scan(&c.CodeHash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.CodeChallenge,
 		&c.CodeChallengeMethod, &c.Nonce, &c.SessionID, timeCol{&c.AuthTime}, timeCol{&c.CreatedAt},
-		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID, &c.ClaimsRequest, &c.DPoPJKT, &c.Resource)
+		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.FamilyID, &c.ClaimsRequest, &c.DPoPJKT, &c.Resource, listCol{&c.AMR})
 	return c, err
 }
 
 func authCodeArgs(c storage.AuthCode) []any {
 	return []any{c.CodeHash, c.ClientID, c.UserID, c.RedirectURI, c.Scope, c.CodeChallenge,
 		c.CodeChallengeMethod, c.Nonce, c.SessionID, timeArg(c.AuthTime), timeArg(c.CreatedAt),
-		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID, c.ClaimsRequest, c.DPoPJKT, c.Resource}
+		timeArg(c.ExpiresAt), timeArg(c.UsedAt), c.FamilyID, c.ClaimsRequest, c.DPoPJKT, c.Resource, listArg(c.AMR)}
 }
 
 func scanSession(r row) (storage.Session, error) {
 	var s storage.Session
 	err := r.Scan(&s.IDHash, &s.UserID, timeCol{&s.AuthTime}, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt},
-		&s.UserAgent, &s.IP)
+		&s.UserAgent, &s.IP, listCol{&s.AMR})
 	return s, err
 }
 
 func sessionArgs(s storage.Session) []any {
 	return []any{s.IDHash, s.UserID, timeArg(s.AuthTime), timeArg(s.CreatedAt), timeArg(s.ExpiresAt),
-		userAgentArg(s.UserAgent), s.IP}
+		userAgentArg(s.UserAgent), s.IP, listArg(s.AMR)}
 }
 
 // userAgentArg bounds a User-Agent to storage.MaxUserAgent bytes of valid
@@ -218,7 +220,7 @@ func userAgentArg(ua string) string {
 func refreshTokenDest(t *storage.RefreshToken) []any {
 	return []any{&t.TokenHash, &t.FamilyID, &t.ClientID, &t.UserID, &t.Scope, &t.SessionID, &t.Nonce,
 		timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.SpentAt},
-		timeCol{&t.FamilyExpiresAt}, &t.ClaimsRequest, &t.DPoPJKT, &t.Resource}
+		timeCol{&t.FamilyExpiresAt}, &t.ClaimsRequest, &t.DPoPJKT, &t.Resource, listCol{&t.AMR}}
 }
 
 func scanRefreshToken(r row) (storage.RefreshToken, error) {
@@ -230,7 +232,7 @@ func scanRefreshToken(r row) (storage.RefreshToken, error) {
 func refreshTokenArgs(t storage.RefreshToken) []any {
 	return []any{t.TokenHash, t.FamilyID, t.ClientID, t.UserID, t.Scope, t.SessionID, t.Nonce,
 		timeArg(t.AuthTime), timeArg(t.CreatedAt), timeArg(t.ExpiresAt), timeArg(t.SpentAt),
-		timeArg(t.FamilyExpiresAt), t.ClaimsRequest, t.DPoPJKT, t.Resource}
+		timeArg(t.FamilyExpiresAt), t.ClaimsRequest, t.DPoPJKT, t.Resource, listArg(t.AMR)}
 }
 
 func scanSigningKey(r row) (keys.Record, error) {

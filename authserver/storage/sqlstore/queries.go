@@ -5,14 +5,15 @@ const (
 	clientCols = `id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, audience, skip_consent, can_introspect, id_token_alg, created_at, updated_at, owner,
 		backchannel_logout_uri, backchannel_logout_session_required, registration_token_hash,
-		token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile`
-	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner, claims, disabled`
+		token_endpoint_auth_method, jwks, jwks_uri, require_pushed_authorization_requests, dpop_bound_access_tokens, profile,
+		require_mfa, default_acr_values`
+	userCols     = `id, username, password_hash, email, email_verified, name, created_at, updated_at, owner, claims, disabled, require_mfa`
 	authCodeCols = `code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
 		code_challenge_method, nonce, session_id, auth_time, created_at, expires_at, used_at, family_id, claims_request,
-		dpop_jkt, resource`
-	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
+		dpop_jkt, resource, amr`
+	sessionCols      = `id_hash, user_id, auth_time, created_at, expires_at, user_agent, ip, amr`
 	refreshTokenCols = `token_hash, family_id, client_id, user_id, scope, session_id, nonce,
-		auth_time, created_at, expires_at, spent_at, family_expires_at, claims_request, dpop_jkt, resource`
+		auth_time, created_at, expires_at, spent_at, family_expires_at, claims_request, dpop_jkt, resource, amr`
 	signingKeyCols = `id, algorithm, state, private_key, created_at, activates_at, retired_at, expires_at`
 )
 
@@ -55,6 +56,7 @@ type queries struct {
 	regTokens      registrationTokenQueries
 	pushed         pushedRequestQueries
 	replay         replayQueries
+	mfa            mfaQueries
 }
 
 func newQueries(d dialect) queries {
@@ -65,7 +67,7 @@ func newQueries(d dialect) queries {
 		schemaVersion:    r(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`),
 
 		upsertClient: r(`INSERT INTO clients (` + clientCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 				secret_hash = excluded.secret_hash,
 				name = excluded.name,
@@ -86,10 +88,12 @@ func newQueries(d dialect) queries {
 				require_pushed_authorization_requests = excluded.require_pushed_authorization_requests,
 				dpop_bound_access_tokens = excluded.dpop_bound_access_tokens,
 				profile = excluded.profile,
+				require_mfa = excluded.require_mfa,
+				default_acr_values = excluded.default_acr_values,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE clients.owner = excluded.owner OR clients.owner = 'unknown'`),
-		createClient: r(`INSERT INTO clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		createClient: r(`INSERT INTO clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getClient:    r(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`),
 		listClients:  r(`SELECT ` + clientCols + ` FROM clients ORDER BY id`),
 		deleteClient: r(`DELETE FROM clients WHERE id = ?`),
@@ -111,7 +115,7 @@ func newQueries(d dialect) queries {
 		// key, which ON CONFLICT (username) does not cover. A user of another
 		// owner is left alone and RETURNING gives no row.
 		upsertUser: r(`INSERT INTO users (` + userCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (username) DO UPDATE SET
 				password_hash = excluded.password_hash,
 				email = excluded.email,
@@ -119,13 +123,14 @@ func newQueries(d dialect) queries {
 				name = excluded.name,
 				claims = excluded.claims,
 				disabled = excluded.disabled,
+				require_mfa = excluded.require_mfa,
 				updated_at = excluded.updated_at,
 				owner = excluded.owner
 			WHERE users.owner = excluded.owner OR users.owner = 'unknown'
 			RETURNING ` + userCols),
 		setUserPassword:   r(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`),
 		setUserDisabled:   r(`UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`),
-		createUser:        r(`INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + userCols),
+		createUser:        r(`INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ` + userCols),
 		getUser:           r(`SELECT ` + userCols + ` FROM users WHERE id = ?`),
 		getUserByUsername: r(`SELECT ` + userCols + ` FROM users WHERE username = ?`),
 		listUsers:         r(`SELECT ` + userCols + ` FROM users ORDER BY username`),
@@ -151,7 +156,7 @@ func newQueries(d dialect) queries {
 		deleteUserAuthCodes: r(`DELETE FROM auth_codes WHERE user_id = ?`),
 
 		createAuthCode: r(`INSERT INTO auth_codes (` + authCodeCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		// One statement decides the winner: the row lock (PostgreSQL) or the
 		// single writer (SQLite) makes every later UPDATE see used_at set.
 		// The client, redirect URI and PKCE challenge are conditions of the
@@ -163,7 +168,7 @@ func newQueries(d dialect) queries {
 			RETURNING ` + authCodeCols),
 		getAuthCode: r(`SELECT ` + authCodeCols + ` FROM auth_codes WHERE code_hash = ?`),
 
-		createSession: r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		createSession: r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		getSession:    r(`SELECT ` + sessionCols + ` FROM sessions WHERE id_hash = ? AND expires_at > ?`),
 		deleteSession: r(`DELETE FROM sessions WHERE id_hash = ?`),
 		// id_hash breaks ties so that sessions made in one microsecond
@@ -172,7 +177,7 @@ func newQueries(d dialect) queries {
 			ORDER BY created_at DESC, id_hash`),
 
 		createRefreshToken: r(`INSERT INTO refresh_tokens (` + refreshTokenCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getRefreshToken: r(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
 			WHERE token_hash = ? AND ` + notRevoked),
 		spendRefreshToken: r(`UPDATE refresh_tokens SET spent_at = ?
@@ -235,5 +240,6 @@ func newQueries(d dialect) queries {
 		regTokens:      newRegistrationTokenQueries(r),
 		pushed:         newPushedRequestQueries(r),
 		replay:         newReplayQueries(r),
+		mfa:            newMFAQueries(r),
 	}
 }

@@ -193,7 +193,8 @@ func TestMigrateFromVersion5(t *testing.T) {
 // TestZeroClockFailsClosed: a caller that forgets the clock passes the
 // zero time, which binds NULL. The one-time records must then refuse
 // rather than accept: no pushed request is found or spent, and an id
-// recorded before stays seen.
+// recorded before stays seen, no recovery code is spent (it would stay
+// usable) and no TOTP step is used.
 func TestZeroClockFailsClosed(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -225,6 +226,35 @@ func TestZeroClockFailsClosed(t *testing.T) {
 			}
 			if _, err := s.SeenOnce(ctx, storage.Hash("other"), time.Time{}, now); err == nil {
 				t.Errorf("SeenOnce with a zero expiry recorded an id that would be forgotten at once")
+			}
+
+			// A spent recovery code is used_at NOT NULL: a zero clock would
+			// spend it as NULL, leaving it usable again and again. A TOTP
+			// step with a zero clock would be accepted without confirming.
+			u, err := s.UpsertUser(ctx, storage.User{Username: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := storage.Hash("recovery code")
+			if err := s.ReplaceRecoveryCodes(ctx, u.ID, []string{code}, now); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if err := s.UseRecoveryCode(ctx, u.ID, code, time.Time{}); err == nil {
+					t.Errorf("UseRecoveryCode with a zero clock succeeded")
+				}
+			}
+			if err := s.UseRecoveryCode(ctx, u.ID, code, now); err != nil {
+				t.Errorf("UseRecoveryCode afterwards: %v", err)
+			}
+			if err := s.PutTOTP(ctx, storage.TOTP{UserID: u.ID, Secret: "sealed", CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UseTOTPStep(ctx, u.ID, 1, time.Time{}); err == nil {
+				t.Errorf("UseTOTPStep with a zero clock succeeded")
+			}
+			if got, err := s.GetTOTP(ctx, u.ID); err != nil || got.LastStep != 0 || !got.ConfirmedAt.IsZero() {
+				t.Errorf("TOTP after a zero-clock use: %+v, %v; want it untouched", got, err)
 			}
 		})
 	}
@@ -298,6 +328,80 @@ func TestMigrateFromVersion6(t *testing.T) {
 			}
 			if seen, err := s.SeenOnce(t.Context(), storage.Hash("jti"), time.UnixMicro(1e15), time.UnixMicro(2e6)); err != nil || seen {
 				t.Fatalf("SeenOnce after the migration = %v, %v; want false", seen, err)
+			}
+		})
+	}
+}
+
+// TestMigrateFromVersion7 upgrades a database of the release before
+// second factors: nobody is required to use one, clients have no default
+// acr_values, the sessions, codes and refresh tokens made before name no
+// methods (they were password sign-ins), and its users can enrol factors.
+func TestMigrateFromVersion7(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { old.Close() })
+			sessionHash, codeHash, tokenHash := storage.Hash("old session"), storage.Hash("old code"), storage.Hash("old token")
+			for _, q := range []struct {
+				query string
+				args  []any
+			}{
+				{`INSERT INTO clients (id, name, owner) VALUES (?, ?, ?)`, []any{"legacy", "Legacy", "file"}},
+				{`INSERT INTO users (id, username, owner) VALUES (?, ?, ?)`, []any{"u1", "alice", "database"}},
+				{`INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+					[]any{sessionHash, "u1", int64(1e6), int64(1e15)}},
+				{`INSERT INTO auth_codes (code_hash, client_id, user_id, redirect_uri, created_at, expires_at)
+					VALUES (?, ?, ?, ?, ?, ?)`, []any{codeHash, "legacy", "u1", "https://app.example/cb", int64(1e6), int64(1e15)}},
+				{`INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, expires_at, family_expires_at)
+					VALUES (?, ?, ?, ?, ?, ?)`, []any{tokenHash, "F", "legacy", "u1", int64(1e15), int64(1e15)}},
+			} {
+				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
+					t.Fatalf("%s: %v", q.query, err)
+				}
+			}
+			s := openStore(t, b.name, dsn)
+			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
+				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
+			}
+			c, err := s.GetClient(t.Context(), "legacy")
+			if err != nil || c.RequireMFA || c.DefaultACRValues != nil {
+				t.Fatalf("client written before the migration: %+v, %v", c, err)
+			}
+			u, err := s.GetUser(t.Context(), "u1")
+			if err != nil || u.RequireMFA {
+				t.Fatalf("user written before the migration: %+v, %v", u, err)
+			}
+			sess, err := s.GetSession(t.Context(), sessionHash, time.UnixMicro(2e6))
+			if err != nil || sess.AMR != nil {
+				t.Fatalf("session written before the migration: %+v, %v", sess, err)
+			}
+			code, err := s.ConsumeAuthCode(t.Context(), codeHash,
+				storage.CodeRedemption{ClientID: "legacy", RedirectURI: "https://app.example/cb", FamilyID: "G"}, time.UnixMicro(2e6))
+			if err != nil || code.AMR != nil {
+				t.Fatalf("code written before the migration: %+v, %v", code, err)
+			}
+			rt, err := s.GetRefreshToken(t.Context(), tokenHash)
+			if err != nil || rt.AMR != nil {
+				t.Fatalf("token written before the migration: %+v, %v", rt, err)
+			}
+			now := time.UnixMicro(3e6).UTC()
+			if err := s.CreateWebAuthnCredential(t.Context(), storage.WebAuthnCredential{ID: "cred", UserID: "u1",
+				Label: "key", Credential: []byte(`{}`), CreatedAt: now}); err != nil {
+				t.Fatalf("CreateWebAuthnCredential after the migration: %v", err)
+			}
+			if err := s.PutTOTP(t.Context(), storage.TOTP{UserID: "u1", Secret: "sealed", CreatedAt: now}); err != nil {
+				t.Fatalf("PutTOTP after the migration: %v", err)
+			}
+			if err := s.UseTOTPStep(t.Context(), "u1", 1, now); err != nil {
+				t.Fatalf("UseTOTPStep after the migration: %v", err)
+			}
+			if err := s.ReplaceRecoveryCodes(t.Context(), "u1", []string{storage.Hash("code")}, now); err != nil {
+				t.Fatalf("ReplaceRecoveryCodes after the migration: %v", err)
 			}
 		})
 	}
