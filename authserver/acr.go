@@ -67,7 +67,8 @@ func steppedUpAMR(before []string, factor mfa.Factor) []string {
 type acrDemand struct {
 	want, need string
 	// essential: need comes from an essential acr claim, whose failure is
-	// access_denied (§5.5.1.1); otherwise require_mfa, which the user can
+	// unmet_authentication_requirements (OpenID Connect Core Error Code
+	// unmet_authentication_requirements 1.0); otherwise require_mfa, which the user can
 	// meet by enrolling a factor.
 	essential bool
 }
@@ -165,7 +166,7 @@ const (
 	// a page sends them to /account to enrol one.
 	enrolFirst
 	// cannotMeet: an essential acr no factor of the user meets
-	// (access_denied).
+	// (unmet_authentication_requirements).
 	cannotMeet
 )
 

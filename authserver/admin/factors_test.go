@@ -397,8 +397,8 @@ func TestRegisteredClientKeepsRequireMFA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	on := true
-	if _, err := f.svc.UpdateClient(f.ctx, reg.ID, admin.ClientPatch{RequireMFA: &on}); err != nil {
+	on, acr := true, []string{config.ACRMFA}
+	if _, err := f.svc.UpdateClient(f.ctx, reg.ID, admin.ClientPatch{RequireMFA: &on, DefaultACRValues: &acr}); err != nil {
 		t.Fatal(err)
 	}
 	replaced := webClient(reg.ID)
@@ -407,7 +407,7 @@ func TestRegisteredClientKeepsRequireMFA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.RequireMFA || got.Name != "Renamed" {
-		t.Errorf("after RFC 7592 replace: require_mfa %v, name %q", got.RequireMFA, got.Name)
+	if !got.RequireMFA || got.Name != "Renamed" || !slices.Equal(got.DefaultACRValues, acr) {
+		t.Errorf("after RFC 7592 replace: require_mfa %v, default_acr_values %q, name %q", got.RequireMFA, got.DefaultACRValues, got.Name)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -135,8 +136,9 @@ func (s *Service) RegisteredClient(ctx context.Context, id, token string) (Clien
 // ReplaceRegisteredClient replaces every field of a registered client
 // (RFC 7592 §2.2), validated as RegisterClient does; the secret (and so
 // whether the client is public) and the registration access token stay,
-// and so does RequireMFA: it is the operator's policy for the client, not
-// metadata the client registered, and the client must not lift it.
+// and so do RequireMFA and DefaultACRValues: they are the operator's policy
+// for the client, not metadata the client registered (registration does
+// not take them), and the client must not lift them.
 // KindNotFound for a client not registered at the endpoint. Audit:
 // client.updated.
 func (s *Service) ReplaceRegisteredClient(ctx context.Context, id string, c NewClient) (Client, error) {
@@ -149,6 +151,7 @@ func (s *Service) ReplaceRegisteredClient(ctx context.Context, id string, c NewC
 	}
 	next := c.Client
 	next.RequireMFA = st.RequireMFA
+	next.DefaultACRValues = slices.Clone(st.DefaultACRValues)
 	return s.replaceClient(ctx, st, next)
 }
 

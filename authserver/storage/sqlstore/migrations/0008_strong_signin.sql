@@ -17,8 +17,8 @@ CREATE TABLE webauthn_credentials (
 );
 CREATE INDEX webauthn_credentials_user_id ON webauthn_credentials (user_id);
 
--- A user's TOTP authenticator: the secret sealed under the key-encryption
--- key (AES-256-GCM, like signing keys), counted only once confirmed_at is
+-- A user's TOTP authenticator: the secret sealed (AES-256-GCM) under a key
+-- derived from the key-encryption key, counted only once confirmed_at is
 -- set (a first code was right). last_step is the highest time step
 -- accepted: a code of that step or an earlier one is a replay.
 CREATE TABLE totp_secrets (
