@@ -95,49 +95,62 @@ func TestPostgresTerminatedBackendsAreUnavailable(t *testing.T) {
 	dsn := pg.Schema(t)
 	s := openStore(t, "postgres", pgtest.WithParam(t, dsn, "application_name", app))
 	ctx := context.Background()
-	// Hold several connections so that idle ones are killed too.
-	errs := make(chan error, 4)
-	for range 4 {
-		go func() { _, err := s.ListSigningKeys(ctx); errs <- err }()
-	}
-	for range 4 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// Make one read wait inside the database: another session holds the
-	// clients table.
 	locker, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer locker.Close()
-	tx, err := locker.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if _, err := tx.Exec("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	blocked := make(chan error, 1)
-	go func() { _, err := s.GetClient(ctx, "web"); blocked <- err }()
-	waiting := false
-	for range 200 {
-		var n int
-		if err := locker.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+	// lockClients makes reads of the clients table wait inside the
+	// database (another session holds it) until the returned transaction
+	// ends, and waitFor waits until n of the store's sessions wait for it.
+	lockClients := func() *sql.Tx {
+		tx, err := locker.Begin()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if waiting = n > 0; waiting {
-			break
+		if _, err := tx.Exec("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		return tx
 	}
-	if !waiting {
-		t.Fatal("the read never waited for the lock")
+	waitFor := func(want int) {
+		t.Helper()
+		for range 500 {
+			var n int
+			if err := locker.QueryRow(`SELECT count(*) FROM pg_stat_activity
+				WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n >= want {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("fewer than %d reads ever waited for the lock", want)
 	}
+
+	// Hold several connections at once, so that the pool keeps idle ones
+	// for pg_terminate_backend to kill too: four reads waiting for the lock
+	// each need a connection of their own, whatever the machine's speed.
+	tx := lockClients()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { _, err := s.GetClient(ctx, "none"); errs <- err }()
+	}
+	waitFor(4)
+	_ = tx.Rollback()
+	for range 4 {
+		if err := <-errs; !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("read before the outage: %v, want ErrNotFound", err)
+		}
+	}
+
+	// Make one read wait inside the database, then cut every session.
+	tx = lockClients()
+	defer tx.Rollback() //nolint:errcheck
+	blocked := make(chan error, 1)
+	go func() { _, err := s.GetClient(ctx, "web"); blocked <- err }()
+	waitFor(1)
 
 	res, err := pg.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, app)
