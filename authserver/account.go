@@ -411,21 +411,7 @@ func (s *Server) accountChangePassword(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	ctx := r.Context()
-	verified, failure, err := s.checkPassword(ctx, user.Username, current)
-	if msg, throttled := tooManyAttempts(w, err); throttled {
-		refuse(http.StatusTooManyRequests, msg)
-		return
-	}
-	if err != nil {
-		s.authorizeError(w, r, nil, err)
-		return
-	}
-	if failure == "" && verified.ID != user.ID {
-		failure = loginWrongPassword // the username moved to someone else meanwhile
-	}
-	if failure != "" {
-		s.auditLogin(ctx, "account_password", user.Username, "", "", failure)
-		refuse(http.StatusUnauthorized, "The current password is wrong.")
+	if !s.accountPasswordRight(w, r, user, current, "account_password", "The current password is wrong.", refuse) {
 		return
 	}
 	hash, err := s.hashPassword(ctx, next)
@@ -467,4 +453,32 @@ func (s *Server) hashPassword(ctx context.Context, pw string) (string, error) {
 	}
 	defer release()
 	return password.Hash(pw, s.passwordParams)
+}
+
+// accountPasswordRight checks the signed-in user's password on an account
+// form through checkPassword, so that the form shares the sign-in's
+// throttle and is no way around its back-off. It answers the request (with
+// refuse, or the error page) and reports false unless the password is the
+// user's; a wrong one is audited as login.failed with via.
+func (s *Server) accountPasswordRight(w http.ResponseWriter, r *http.Request, user storage.User, pw, via, wrong string,
+	refuse func(status int, msg string)) bool {
+	ctx := r.Context()
+	verified, failure, err := s.checkPassword(ctx, user.Username, pw)
+	if msg, throttled := tooManyAttempts(w, err); throttled {
+		refuse(http.StatusTooManyRequests, msg)
+		return false
+	}
+	if err != nil {
+		s.authorizeError(w, r, nil, err)
+		return false
+	}
+	if failure == "" && verified.ID != user.ID {
+		failure = loginWrongPassword // the username moved to someone else meanwhile
+	}
+	if failure != "" {
+		s.auditLogin(ctx, via, user.Username, "", "", failure)
+		refuse(http.StatusUnauthorized, wrong)
+		return false
+	}
+	return true
 }

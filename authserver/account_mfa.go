@@ -197,22 +197,7 @@ func (s *Server) accountReauthenticate(w http.ResponseWriter, r *http.Request, s
 		refuse(http.StatusBadRequest, "Enter your password.")
 		return
 	}
-	ctx := r.Context()
-	verified, failure, err := s.checkPassword(ctx, user.Username, pw)
-	if msg, throttled := tooManyAttempts(w, err); throttled {
-		refuse(http.StatusTooManyRequests, msg)
-		return
-	}
-	if err != nil {
-		s.authorizeError(w, r, nil, err)
-		return
-	}
-	if failure == "" && verified.ID != user.ID {
-		failure = loginWrongPassword // the username moved to someone else meanwhile
-	}
-	if failure != "" {
-		s.auditLogin(ctx, "account_reauth", user.Username, "", "", failure)
-		refuse(http.StatusUnauthorized, "The password is wrong.")
+	if !s.accountPasswordRight(w, r, user, pw, "account_reauth", "The password is wrong.", refuse) {
 		return
 	}
 	value, ok := s.accountReauthValue(r, sess, strconv.FormatInt(s.now().Unix(), 10))

@@ -95,6 +95,35 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 }
 
+// oldRow is a statement that writes data into a database of an older
+// schema version.
+type oldRow struct {
+	query string
+	args  []any
+}
+
+// upgradeFrom makes the database at dsn one of schema version v holding
+// rows, as a database in the field, then opens it with this binary (which
+// migrates it) and checks that it reached the current version.
+func upgradeFrom(t *testing.T, driver, dsn string, v int, rows []oldRow) *sqlstore.Store {
+	t.Helper()
+	old, err := sqlstore.OpenAtVersion(t.Context(), driver, dsn, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	for _, q := range rows {
+		if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	s := openStore(t, driver, dsn)
+	if got, err := s.SchemaVersion(t.Context()); err != nil || got != schemaVersion {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", got, err, schemaVersion)
+	}
+	return s
+}
+
 // TestMigrateFromVersion1 upgrades a database that ran only 0001 and holds
 // data, as databases in the field do: the rows must survive, and the new
 // columns must read as their defaults (a client may not introspect; a spent
@@ -103,28 +132,12 @@ func TestMigrateFromVersion1(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { old.Close() })
 			tokenHash := storage.Hash("old token")
-			for _, q := range []struct {
-				query string
-				args  []any
-			}{
+			s := upgradeFrom(t, b.name, dsn, 1, []oldRow{
 				{`INSERT INTO clients (id, name, skip_consent) VALUES (?, ?, ?)`, []any{"legacy", "Legacy", true}},
 				{`INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, spent_at, family_expires_at)
 					VALUES (?, ?, ?, ?, ?, ?)`, []any{tokenHash, "F", "u", int64(1e15), int64(2e6), int64(1e15)}},
-			} {
-				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
-					t.Fatalf("%s: %v", q.query, err)
-				}
-			}
-			s := openStore(t, b.name, dsn)
-			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
-				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
-			}
+			})
 			c, err := s.GetClient(t.Context(), "legacy")
 			if err != nil || c.Name != "Legacy" || !c.SkipConsent || c.CanIntrospect {
 				t.Fatalf("client written before the migration: %+v, %v", c, err)
@@ -145,29 +158,13 @@ func TestMigrateFromVersion5(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { old.Close() })
 			sessionHash := storage.Hash("old session")
-			for _, q := range []struct {
-				query string
-				args  []any
-			}{
+			s := upgradeFrom(t, b.name, dsn, 5, []oldRow{
 				{`INSERT INTO clients (id, name, owner) VALUES (?, ?, ?)`, []any{"legacy", "Legacy", "file"}},
 				{`INSERT INTO users (id, username, owner) VALUES (?, ?, ?)`, []any{"u1", "alice", "database"}},
 				{`INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 					[]any{sessionHash, "u1", int64(1e6), int64(1e15)}},
-			} {
-				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
-					t.Fatalf("%s: %v", q.query, err)
-				}
-			}
-			s := openStore(t, b.name, dsn)
-			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
-				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
-			}
+			})
 			c, err := s.GetClient(t.Context(), "legacy")
 			if err != nil || c.Name != "Legacy" || c.RegistrationTokenHash != "" {
 				t.Fatalf("client written before the migration: %+v, %v", c, err)
@@ -268,16 +265,8 @@ func TestMigrateFromVersion6(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 6)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { old.Close() })
 			codeHash, tokenHash := storage.Hash("old code"), storage.Hash("old token")
-			for _, q := range []struct {
-				query string
-				args  []any
-			}{
+			s := upgradeFrom(t, b.name, dsn, 6, []oldRow{
 				{`INSERT INTO clients (id, name, secret_hash, owner) VALUES (?, ?, ?, ?)`,
 					[]any{"confidential", "Confidential", storage.Hash("secret"), "file"}},
 				{`INSERT INTO clients (id, name, owner) VALUES (?, ?, ?)`, []any{"public", "Public", "file"}},
@@ -285,15 +274,7 @@ func TestMigrateFromVersion6(t *testing.T) {
 					VALUES (?, ?, ?, ?, ?, ?)`, []any{codeHash, "public", "u", "https://app.example/cb", int64(1e6), int64(1e15)}},
 				{`INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, expires_at, family_expires_at)
 					VALUES (?, ?, ?, ?, ?, ?)`, []any{tokenHash, "F", "public", "u", int64(1e15), int64(1e15)}},
-			} {
-				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
-					t.Fatalf("%s: %v", q.query, err)
-				}
-			}
-			s := openStore(t, b.name, dsn)
-			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
-				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
-			}
+			})
 			for _, tc := range []struct {
 				id      string
 				methods []string
@@ -341,16 +322,8 @@ func TestMigrateFromVersion7(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			old, err := sqlstore.OpenAtVersion(t.Context(), b.name, dsn, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { old.Close() })
 			sessionHash, codeHash, tokenHash := storage.Hash("old session"), storage.Hash("old code"), storage.Hash("old token")
-			for _, q := range []struct {
-				query string
-				args  []any
-			}{
+			s := upgradeFrom(t, b.name, dsn, 7, []oldRow{
 				{`INSERT INTO clients (id, name, owner) VALUES (?, ?, ?)`, []any{"legacy", "Legacy", "file"}},
 				{`INSERT INTO users (id, username, owner) VALUES (?, ?, ?)`, []any{"u1", "alice", "database"}},
 				{`INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
@@ -359,15 +332,7 @@ func TestMigrateFromVersion7(t *testing.T) {
 					VALUES (?, ?, ?, ?, ?, ?)`, []any{codeHash, "legacy", "u1", "https://app.example/cb", int64(1e6), int64(1e15)}},
 				{`INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, expires_at, family_expires_at)
 					VALUES (?, ?, ?, ?, ?, ?)`, []any{tokenHash, "F", "legacy", "u1", int64(1e15), int64(1e15)}},
-			} {
-				if err := old.Exec(t.Context(), q.query, q.args...); err != nil {
-					t.Fatalf("%s: %v", q.query, err)
-				}
-			}
-			s := openStore(t, b.name, dsn)
-			if v, err := s.SchemaVersion(t.Context()); err != nil || v != schemaVersion {
-				t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, schemaVersion)
-			}
+			})
 			c, err := s.GetClient(t.Context(), "legacy")
 			if err != nil || c.RequireMFA || c.DefaultACRValues != nil {
 				t.Fatalf("client written before the migration: %+v, %v", c, err)
